@@ -1,0 +1,90 @@
+"""What this host offers a container test: privilege, a runtime, cgroups.
+
+Each problem becomes a skip reason a person can act on; only a runtime that
+is present but broken is an error (raised once, by the plugin).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT_FIX = (
+    "container tests need root: run pytest as root (e.g. `sudo -E pytest --runc`)"
+    " or allow passwordless sudo so that `sudo -n true` succeeds"
+)
+
+
+@dataclass(frozen=True)
+class Privilege:
+    """How runtime commands get root: directly, through ``sudo -n``, or not at all."""
+
+    is_root: bool
+    sudo: bool
+    problem: str | None
+
+    def describe(self) -> str:
+        if self.is_root:
+            return "as root"
+        return "through sudo -n" if self.sudo else "not root, no passwordless sudo"
+
+
+def probe_privilege() -> Privilege:
+    """Root, else passwordless sudo, else a skip reason naming both."""
+    if os.geteuid() == 0:
+        return Privilege(True, False, None)
+    if shutil.which("sudo"):
+        try:
+            done = subprocess.run(
+                ["sudo", "-n", "true"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL
+            )
+            if done.returncode == 0:
+                return Privilege(False, True, None)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return Privilege(False, False, f"not root (uid {os.geteuid()}): {ROOT_FIX}")
+
+
+def resolve_binary(name: str) -> tuple[str | None, str | None]:
+    """The runtime's absolute path, or None and a skip reason naming the fix."""
+    if "/" in name:
+        path = Path(name).expanduser().absolute()
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path), None
+        what = "is not executable" if path.exists() else "does not exist"
+        return None, f"runtime binary {path} {what}: fix the path given to --runc-binary"
+    found = shutil.which(name)
+    if found:
+        return found, None
+    hint = "`apt-get install runc`" if name == "runc" else f"install {name}"
+    return None, (
+        f"runtime binary {name!r} not found on PATH: {hint} or pass --runc-binary PATH"
+    )
+
+
+def cgroup_mode(root: Path = Path("/sys/fs/cgroup")) -> str:
+    """``v2`` (unified), ``hybrid`` (v1 plus a v2 mount) or ``v1``; ``none`` if absent."""
+    mounts = _mount_types()
+    if mounts.get(str(root)) == "cgroup2":
+        return "v2"
+    if str(root) not in mounts:
+        return "none"
+    if any(t == "cgroup2" for p, t in mounts.items() if p.startswith(str(root) + "/")):
+        return "hybrid"
+    return "v1"
+
+
+def _mount_types() -> dict[str, str]:
+    types: dict[str, str] = {}
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 3:
+                    types[fields[1]] = fields[2]
+    except OSError:
+        pass
+    return types

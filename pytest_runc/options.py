@@ -1,0 +1,190 @@
+"""Command-line options, ini keys and environment variables of the plugin.
+
+Every setting has a command-line option, an ini key and an environment
+variable; precedence is ini < environment < command line. A bad value is a
+``pytest.UsageError`` that names where it came from and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_TIMEOUT = 30.0
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its option, ini key, environment variable and help."""
+
+    option: str
+    ini: str
+    env: str
+    help: str
+    kind: str  # "bool", "str", "path", "seconds"
+
+
+SETTINGS = (
+    Setting("--runc", "runc", "PYTEST_RUNC", "run tests that need a container runtime", "bool"),
+    Setting(
+        "--runc-binary",
+        "runc_binary",
+        "PYTEST_RUNC_BINARY",
+        "OCI runtime to test: a name on PATH or a path (default: runc)",
+        "str",
+    ),
+    Setting(
+        "--runc-root",
+        "runc_root",
+        "PYTEST_RUNC_ROOT",
+        "the runtime's state root (--root); default: a fresh private directory"
+        " per session and per xdist worker, never runc's own /run/runc",
+        "path",
+    ),
+    Setting(
+        "--runc-rootfs",
+        "runc_rootfs",
+        "PYTEST_RUNC_ROOTFS",
+        "rootfs directory or tarball for test containers (default: built from a static busybox)",
+        "path",
+    ),
+    Setting(
+        "--runc-timeout",
+        "runc_timeout",
+        "PYTEST_RUNC_TIMEOUT",
+        f"deadline in seconds for every runtime command (default: {DEFAULT_TIMEOUT:g})",
+        "seconds",
+    ),
+    Setting(
+        "--runc-keep-failed",
+        "runc_keep_failed",
+        "PYTEST_RUNC_KEEP_FAILED",
+        "keep a failed test's bundle and container, and print where they are",
+        "bool",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one pytest run."""
+
+    enabled: bool = False
+    binary: str = "runc"
+    root: Path | None = None
+    rootfs: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    keep_failed: bool = False
+    bundles: list[Path] = field(default_factory=list)
+
+
+def register(parser: pytest.Parser) -> None:
+    """Add the ``runc`` option group and the ini keys."""
+    group = parser.getgroup("runc", "container runtime tests (pytest-runc)")
+    for setting in SETTINGS:
+        env_note = f" [env {setting.env}, ini {setting.ini}]"
+        if setting.kind == "bool":
+            group.addoption(
+                setting.option, action="store_true", default=None, help=setting.help + env_note
+            )
+        else:
+            metavar = {"seconds": "SECONDS", "path": "PATH", "str": "PATH"}[setting.kind]
+            group.addoption(
+                setting.option, default=None, metavar=metavar, help=setting.help + env_note
+            )
+        parser.addini(
+            setting.ini,
+            setting.help,
+            type="bool" if setting.kind == "bool" else "string",
+            default=None,
+        )
+    group.addoption(
+        "--runc-bundle",
+        action="append",
+        default=[],
+        metavar="BUNDLE",
+        help="check that the runtime can run this bundle (repeatable); adds one test per bundle",
+    )
+
+
+def _raw(config: pytest.Config, setting: Setting) -> tuple[Any, str] | None:
+    """The winning raw value and where it came from, or None if unset."""
+    cli = config.getoption(setting.option)
+    if cli is not None:
+        return cli, setting.option
+    if setting.env in os.environ:
+        return os.environ[setting.env], f"environment variable {setting.env}"
+    ini = config.getini(setting.ini)
+    if ini is not None and ini != "":
+        return ini, f"ini key {setting.ini}"
+    return None
+
+
+def _as_bool(value: Any, origin: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise pytest.UsageError(f"{origin}: {value!r} is not a yes/no value; use 1 or 0")
+
+
+def _as_seconds(value: Any, origin: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise pytest.UsageError(
+            f"{origin}: {value!r} is not a positive number of seconds; use e.g. 30"
+        )
+    return seconds
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Combine command line, environment and ini into validated Settings."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        found = _raw(config, setting)
+        if found is None:
+            continue
+        value, origin = found
+        if setting.kind == "bool":
+            values[setting.ini] = _as_bool(value, origin)
+        elif setting.kind == "seconds":
+            values[setting.ini] = _as_seconds(value, origin)
+        else:
+            text = str(value).strip()
+            if not text:
+                raise pytest.UsageError(f"{origin}: empty value; give a path or leave it unset")
+            values[setting.ini] = text
+    rootfs = values.get("runc_rootfs")
+    rootfs_path = Path(rootfs).expanduser().absolute() if rootfs else None
+    if rootfs_path is not None and not rootfs_path.exists():
+        raise pytest.UsageError(
+            f"--runc-rootfs: {rootfs_path} does not exist; give a rootfs directory or tarball"
+        )
+    root = values.get("runc_root")
+    root_path = Path(root).expanduser().absolute() if root else None
+    if root_path is not None and root_path.exists() and not root_path.is_dir():
+        raise pytest.UsageError(
+            f"--runc-root: {root_path} exists and is not a directory; name a directory"
+        )
+    bundles = [Path(b).expanduser().absolute() for b in config.getoption("--runc-bundle") or []]
+    return Settings(
+        enabled=values.get("runc", False),
+        binary=values.get("runc_binary", "runc"),
+        root=root_path,
+        rootfs=rootfs_path,
+        timeout=values.get("runc_timeout", DEFAULT_TIMEOUT),
+        keep_failed=values.get("runc_keep_failed", False),
+        bundles=bundles,
+    )

@@ -1,0 +1,286 @@
+"""The pytest plugin: options, markers, fixtures, skips, reports and cleanup.
+
+Thin by design: it wires the layers (runtime, rootfs, bundle, container,
+interactive) to pytest and owns nothing else.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import signal
+import threading
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from pytest_runc import options
+from pytest_runc.bundle import Bundle
+from pytest_runc.container import ContainerFactory
+from pytest_runc.interactive import InteractiveSession
+from pytest_runc.report import TestRecord, failure_sections
+from pytest_runc.runtime import Runtime
+from pytest_runc.session import BrokenRuntime, RuncSession
+
+#: Fixtures that start a runtime: a test using one is a container test.
+RUNTIME_FIXTURES = frozenset({"runtime", "container", "interactive"})
+NEEDS_RUNC = "needs --runc (container tests are opt-in)"
+
+session_key = pytest.StashKey[RuncSession]()
+record_key = pytest.StashKey[TestRecord]()
+_previous_sigterm = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.register(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "runc: the test runs containers; skipped unless --runc is given"
+    )
+    settings = options.resolve(config)
+    session = RuncSession(settings)
+    config.stash[session_key] = session
+    if not settings.enabled:
+        return
+    path, _ = session.binary
+    if path is not None:
+        try:
+            session.version  # noqa: B018 - probes once, raises if broken
+        except BrokenRuntime as exc:
+            raise pytest.UsageError(str(exc)) from None
+    if not session.privilege.problem:
+        session.sweep_leftovers()
+    _install_sigterm_handler(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is not None:
+        session.finish()
+    previous = config.stash.get(_previous_sigterm, None)
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _install_sigterm_handler(config: pytest.Config) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so that teardown deletes containers.
+
+    pytest runs fixture teardown on Ctrl-C but dies on SIGTERM without it
+    (DESIGN.md). Only when nobody else installed a handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+
+    config.stash[_previous_sigterm] = signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash[session_key]
+    settings = session.settings
+    if not settings.enabled:
+        return ["runc: container tests disabled (pass --runc to run them)"]
+    path, missing = session.binary
+    runtime = f"{path} ({session.version})" if path else f"unavailable: {missing}"
+    return [
+        f"runc: {runtime}, {session.privilege.describe()}, cgroups {session.cgroup_mode}",
+        f"runc rootfs: {session.rootfs_source_description()}",
+        f"runc state root: {session.describe_state_root_for_header()}",
+    ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[session_key].settings.enabled:
+        return
+    skip = pytest.mark.skip(reason=NEEDS_RUNC)
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("runc") or fixtures & RUNTIME_FIXTURES:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    record = item.stash.get(record_key, None)
+    if record is None or not report.failed or not record.used_runtime():
+        return
+    session = item.config.stash[session_key]
+    record.failed = True
+    keep = session.settings.keep_failed
+    for title, text in failure_sections(record, keep):
+        longrepr = report.longrepr
+        if hasattr(longrepr, "addsection"):
+            longrepr.addsection(title, text)
+        else:
+            report.sections.append((title, text))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is None:
+        return
+    if session.swept:
+        terminalreporter.section("pytest-runc: swept leftovers of an earlier run")
+        for line in session.swept:
+            terminalreporter.line(line)
+    if session.kept:
+        terminalreporter.section("pytest-runc: kept for failed tests (--runc-keep-failed)")
+        for line in session.kept:
+            terminalreporter.line(line)
+    if session.cleanup_errors:
+        terminalreporter.section("pytest-runc: cleanup problems")
+        for line in session.cleanup_errors:
+            terminalreporter.line(line)
+
+
+# -- fixtures ------------------------------------------------------------
+
+
+def _record(request: pytest.FixtureRequest) -> TestRecord:
+    node = request.node
+    record = node.stash.get(record_key, None)
+    if record is None:
+        record = TestRecord()
+        node.stash[record_key] = record
+    return record
+
+
+@pytest.fixture(scope="session")
+def runc_session(request: pytest.FixtureRequest) -> RuncSession:
+    """The plugin's per-process state: settings, probes, private directories."""
+    return request.config.stash[session_key]
+
+
+@pytest.fixture
+def runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtime:
+    """The OCI runtime as typed Python, on this session's private state root.
+
+    Skips (with the reason and the fix) without root, without the runtime
+    binary, without a rootfs, or when the runtime cannot run containers on
+    this host. Every command it runs goes into the test's failure report.
+    """
+    if not runc_session.settings.enabled:
+        pytest.skip(NEEDS_RUNC)
+    problem = runc_session.runtime_problem()
+    if problem:
+        pytest.skip(problem)
+    return runc_session.runtime(_record(request).transcript)
+
+
+@pytest.fixture
+def _runc_test_dir(request: pytest.FixtureRequest, runc_session: RuncSession) -> Iterator[Path]:
+    problem = runc_session.rootfs_problem
+    if problem:
+        pytest.skip(problem)
+    record = _record(request)
+    path = runc_session.new_test_dir(request.node.name)
+    record.test_dir = path
+    yield path
+    if record.failed and runc_session.settings.keep_failed:
+        runc_session.kept.append(f"{request.node.nodeid}: {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def bundle_factory(
+    request: pytest.FixtureRequest, runc_session: RuncSession, _runc_test_dir: Path
+) -> Callable[..., Bundle]:
+    """Make more bundles in this test: ``bundle_factory(name=None, rootfs=True, config=None)``.
+
+    Each gets its own rootfs copy (unless ``rootfs=False``) and the ``runc
+    spec`` default config (unless ``config`` is given).
+    """
+    record = _record(request)
+    numbers = itertools.count(len(record.bundles) + 1)
+
+    def make(
+        name: str | None = None, *, rootfs: bool = True, config: dict[str, Any] | None = None
+    ) -> Bundle:
+        made = Bundle(_runc_test_dir / (name or f"bundle-{next(numbers)}"), config)
+        made.path.mkdir()
+        if rootfs:
+            runc_session.rootfs_source.copy_to(made.path / "rootfs")
+        record.bundles.append(made)
+        return made
+
+    return make
+
+
+@pytest.fixture
+def bundle(bundle_factory: Callable[..., Bundle]) -> Bundle:
+    """This test's OCI bundle: a private rootfs copy and a ``runc spec`` config.
+
+    Change it with the builder methods (``command``, ``hostname``, ``env``,
+    ``user``, ``readonly``, ``mount``, ``namespaces``, ``resources`` ...);
+    the container layer writes config.json before create/run.
+    """
+    return bundle_factory("bundle")
+
+
+@pytest.fixture
+def rootfs(bundle: Bundle) -> Path:
+    """This test's own root filesystem (the ``bundle``'s): static busybox,
+    relative applet links, /etc/passwd and /etc/group. Writes stay here."""
+    return bundle.rootfs
+
+
+@pytest.fixture
+def container(
+    request: pytest.FixtureRequest, runtime: Runtime, bundle: Bundle, runc_session: RuncSession
+) -> Iterator[ContainerFactory]:
+    """Make containers: ``container(bundle=None, container_id=None)``.
+
+    Each is deleted with ``delete --force`` after the test, whatever
+    happened, unless the test failed under --runc-keep-failed.
+    """
+    record = _record(request)
+    factory = ContainerFactory(runtime, bundle, runc_session.id_prefix())
+    record.factories.append(factory)
+    yield factory
+    if record.failed and runc_session.settings.keep_failed:
+        for made in factory.containers:
+            made.keep = True
+            runc_session.kept.append(
+                f"container {made.id}: inspect `{' '.join(runtime.argv('state', made.id))}`,"
+                f" remove `{' '.join(runtime.argv('delete', '--force', made.id))}`"
+            )
+    runc_session.cleanup_errors += factory.cleanup()
+
+
+@pytest.fixture
+def interactive(
+    request: pytest.FixtureRequest, runtime: Runtime, bundle: Bundle, runc_session: RuncSession
+) -> Iterator[Callable[..., InteractiveSession]]:
+    """Start ``runc run`` on a terminal: ``interactive(bundle=None, keep=False)``.
+
+    Returns a session whose ``run(cmd)`` gives the output and exit status,
+    and ``exit(n)`` the exit status of ``runc run``. Closed and deleted
+    after the test.
+    """
+    record = _record(request)
+    prefix = runc_session.id_prefix()
+    numbers = itertools.count(1)
+
+    def start(chosen: Bundle | None = None, *, keep: bool = False) -> InteractiveSession:
+        made = InteractiveSession(runtime, chosen or bundle, f"{prefix}-t{next(numbers)}")
+        record.sessions.append(made)
+        return made.start(keep=keep)
+
+    yield start
+    for made in record.sessions:
+        if not (record.failed and runc_session.settings.keep_failed):
+            made.close()

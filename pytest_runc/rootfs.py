@@ -1,0 +1,183 @@
+"""Root filesystems for containers: built once per session, copied per test.
+
+The default is a static busybox with RELATIVE applet links: ``busybox
+--install -s`` writes absolute links to the host's busybox, which dangle
+inside the container (DESIGN.md). A user may name a directory or tarball.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_runc.elf import read_elf
+from pytest_runc.errors import RootfsError
+
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
+BUSYBOX_FIX = "install a static busybox (`apt-get install busybox-static`) or pass --runc-rootfs"
+
+#: Top-level directories of the built-in rootfs; `ls /` in a container
+#: must show exactly these (and nothing of the host).
+TOP_LEVEL = ("bin", "dev", "etc", "proc", "root", "sys", "tmp")
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+
+
+def find_static_busybox() -> tuple[Path | None, str]:
+    """The first static busybox on this host, or None and why not."""
+    seen_dynamic = []
+    for candidate in BUSYBOX_CANDIDATES:
+        path = Path(candidate)
+        if not path.is_file():
+            continue
+        try:
+            info = read_elf(path)
+        except OSError as exc:
+            seen_dynamic.append(f"{path} is unreadable ({exc.strerror})")
+            continue
+        if info is not None and info.is_static:
+            return path.resolve(), ""
+        seen_dynamic.append(f"{path} is not a static executable")
+    detail = "; ".join(seen_dynamic) if seen_dynamic else "no busybox found"
+    return None, f"no static busybox ({detail}): {BUSYBOX_FIX}"
+
+
+def busybox_applets(busybox: Path) -> list[str]:
+    """The applet names ``busybox --list`` reports (the binary runs on the host)."""
+    try:
+        done = subprocess.run(
+            [str(busybox), "--list"], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RootfsError(f"`{busybox} --list` failed ({exc}); {BUSYBOX_FIX}") from exc
+    return [name for name in done.stdout.split() if name and "/" not in name]
+
+
+def build_busybox_rootfs(busybox: Path, dest: Path) -> Path:
+    """Write a minimal rootfs at ``dest``: busybox, relative applet links, /etc."""
+    for name in TOP_LEVEL:
+        (dest / name).mkdir(parents=True, exist_ok=True)
+    (dest / "root").chmod(0o700)
+    (dest / "tmp").chmod(0o1777)
+    shutil.copyfile(busybox, dest / "bin" / "busybox")
+    (dest / "bin" / "busybox").chmod(0o755)
+    for applet in busybox_applets(busybox):
+        if applet != "busybox":
+            os.symlink("busybox", dest / "bin" / applet)
+    (dest / "etc" / "passwd").write_text(PASSWD)
+    (dest / "etc" / "group").write_text(GROUP)
+    (dest / "etc" / "hostname").write_text("runc\n")
+    return dest
+
+
+def extract_tarball(tarball: Path, dest: Path) -> Path:
+    """Unpack a rootfs tarball, refusing members that escape ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(tarball) as tar:
+            if hasattr(tarfile, "tar_filter"):
+                tar.extractall(dest, filter="tar")
+            else:  # Python < 3.9.17 / 3.11.4: check paths ourselves
+                for member in tar.getmembers():
+                    target = (dest / member.name).resolve()
+                    if not str(target).startswith(str(dest.resolve())):
+                        raise RootfsError(f"{tarball}: member {member.name!r} escapes the rootfs")
+                tar.extractall(dest)  # noqa: S202 - checked above
+    except (tarfile.TarError, OSError) as exc:
+        raise RootfsError(f"cannot unpack rootfs tarball {tarball}: {exc}") from exc
+    return dest
+
+
+def copy_tree(source: Path, dest: Path) -> Path:
+    """Copy a rootfs, keeping symlinks as symlinks (never following them).
+
+    Much faster than ``shutil.copytree`` for a rootfs of links: no copystat
+    per entry, only the mode of files and directories is carried over.
+    Special files (devices, fifos, sockets) are skipped: runc makes /dev.
+    """
+    os.mkdir(dest, stat.S_IMODE(os.lstat(source).st_mode))
+    pending = [(str(source), str(dest))]
+    while pending:
+        src_dir, dst_dir = pending.pop()
+        with os.scandir(src_dir) as entries:
+            for entry in entries:
+                target = os.path.join(dst_dir, entry.name)
+                if entry.is_symlink():
+                    os.symlink(os.readlink(entry.path), target)
+                elif entry.is_dir(follow_symlinks=False):
+                    os.mkdir(target)
+                    os.chmod(target, stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode))
+                    pending.append((entry.path, target))
+                elif entry.is_file(follow_symlinks=False):
+                    shutil.copyfile(entry.path, target, follow_symlinks=False)
+                    os.chmod(target, stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode))
+    os.chmod(dest, stat.S_IMODE(os.lstat(source).st_mode))
+    return dest
+
+
+@dataclass
+class RootfsSource:
+    """Where test rootfs copies come from; the template is made on first use.
+
+    ``source`` is the user's ``--runc-rootfs`` (directory or tarball), or
+    None for the built-in busybox. ``workdir`` is a private directory that
+    holds the template for this session (or xdist worker).
+    """
+
+    source: Path | None
+    workdir: Path
+    _template: Path | None = None
+
+    def describe(self) -> str:
+        if self.source is None:
+            busybox, reason = find_static_busybox()
+            return f"busybox {busybox}" if busybox else f"busybox (unavailable: {reason})"
+        return str(self.source)
+
+    def problem(self) -> str | None:
+        """Why no rootfs can be made here, in words a person can act on; None if fine."""
+        if self.source is None:
+            busybox, reason = find_static_busybox()
+            return None if busybox else reason
+        if not self.source.exists():
+            return f"--runc-rootfs {self.source} does not exist; pass a directory or a tarball"
+        if self.source.is_dir():
+            if not any(self.source.iterdir()):
+                return f"--runc-rootfs {self.source} is an empty directory"
+            return None
+        if tarfile.is_tarfile(self.source):
+            return None
+        return f"--runc-rootfs {self.source} is neither a directory nor a tarball"
+
+    def template(self) -> Path:
+        """The session's pristine rootfs, built or unpacked once."""
+        if self._template is None:
+            reason = self.problem()
+            if reason:
+                raise RootfsError(reason)
+            target = self.workdir / "rootfs-template"
+            if target.exists():
+                shutil.rmtree(target)
+            if self.source is None:
+                busybox, _ = find_static_busybox()
+                assert busybox is not None
+                build_busybox_rootfs(busybox, target)
+            elif self.source.is_dir():
+                # A user's directory is used in place as the template: it is
+                # only ever read, each test gets its own copy.
+                self._template = self.source
+                return self.source
+            else:
+                extract_tarball(self.source, target)
+            self._template = target
+        return self._template
+
+    def copy_to(self, dest: Path) -> Path:
+        """A test's own rootfs at ``dest``: writes there never reach another test."""
+        return copy_tree(self.template(), dest)

@@ -1,0 +1,346 @@
+"""The runtime's command line as typed Python.
+
+Every runtime process pytest-runc starts is started here, with the private
+state root (``--root``) and a deadline. Output goes to temporary files, never
+to pipes: a container inherits the stdio of ``runc create``/``run -d`` and
+would hold a pipe open forever (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import pexpect
+
+from pytest_runc.errors import RuntimeCommandError, RuntimeTimeout
+from pytest_runc.transcript import Completed, Transcript
+
+#: Lifecycle states of the OCI runtime spec ("State" section).
+STATUSES = ("creating", "created", "running", "paused", "stopped")
+
+
+@dataclass(frozen=True)
+class State:
+    """A container's state as the runtime reports it (``state``/``list`` JSON)."""
+
+    id: str
+    status: str
+    pid: int
+    bundle: str
+    oci_version: str | None = None
+    rootfs: str | None = None
+    created: str | None = None
+    owner: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        """Build a State from one decoded JSON object of ``state`` or ``list``."""
+        return cls(
+            id=str(data.get("id", "")),
+            status=str(data.get("status", "")),
+            pid=int(data.get("pid", 0) or 0),
+            bundle=str(data.get("bundle", "")),
+            oci_version=data.get("ociVersion"),
+            rootfs=data.get("rootfs"),
+            created=data.get("created"),
+            owner=data.get("owner"),
+            annotations=dict(data.get("annotations") or {}),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One OCI runtime binary bound to one state root.
+
+    ``sudo`` prefixes every command with ``sudo -n`` (a non-root developer
+    with passwordless sudo). ``transcript``, when set, receives every command.
+    """
+
+    binary: str
+    root: Path
+    timeout: float = 30.0
+    sudo: bool = False
+    transcript: Transcript | None = field(default=None, compare=False)
+    extra_env: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def recording(self, transcript: Transcript) -> Runtime:
+        """The same runtime, writing its commands into ``transcript``."""
+        return replace(self, transcript=transcript)
+
+    # -- command lines -------------------------------------------------
+    def argv(self, *args: str, global_root: bool = True) -> list[str]:
+        """The full command line for ``args``, with sudo and ``--root``."""
+        prefix = ["sudo", "-n", "--"] if self.sudo else []
+        root = ["--root", str(self.root)] if global_root else []
+        return [*prefix, self.binary, *root, *args]
+
+    def invoke(
+        self,
+        *args: str,
+        input: str | None = None,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        global_root: bool = True,
+    ) -> Completed:
+        """Run one runtime command and wait for it, within the deadline.
+
+        ``stdout``/``stderr`` name files that receive the stream (the
+        container's, for create/run/exec); otherwise a temporary file does.
+        Raises RuntimeCommandError on a non-zero status when ``check``,
+        RuntimeTimeout when the deadline passes (the process group is killed).
+        """
+        argv = self.argv(*args, global_root=global_root)
+        deadline = self.timeout if timeout is None else timeout
+        env = {**os.environ, **self.extra_env} if self.extra_env else None
+        with _sink(stdout) as out, _sink(stderr) as err:
+            started = time.monotonic()
+            # A session of its own: a timeout kills runc and every helper it
+            # forked, and a Ctrl-C at the terminal reaches pytest, whose
+            # teardown then deletes the container deliberately.
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                env=env,
+            )
+            try:
+                if input is not None:
+                    assert proc.stdin is not None
+                    proc.stdin.write(input.encode())
+                    proc.stdin.close()
+                returncode = proc.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise RuntimeTimeout(argv, deadline, _read(out), _read(err)) from None
+            except BaseException:
+                _kill_group(proc)
+                raise
+            done = Completed(argv, returncode, _read(out), _read(err), time.monotonic() - started)
+        if self.transcript is not None:
+            self.transcript.add_command(done)
+        if check and returncode != 0:
+            raise RuntimeCommandError(argv, returncode, done.stdout, done.stderr)
+        return done
+
+    # -- commands --------------------------------------------------------
+    def version(self) -> str:
+        """``runtime --version``: the first line, e.g. ``runc version 1.1.5``."""
+        done = self.invoke("--version", global_root=False)
+        return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+
+    def spec(self, bundle: Path, *, rootless: bool = False) -> dict[str, Any]:
+        """``runtime spec`` in ``bundle``; returns the config it wrote."""
+        args = ["spec", "--bundle", str(bundle)] + (["--rootless"] if rootless else [])
+        self.invoke(*args, global_root=False)
+        data: dict[str, Any] = json.loads((bundle / "config.json").read_text())
+        return data
+
+    def create(
+        self,
+        container_id: str,
+        bundle: Path,
+        *,
+        pid_file: Path | None = None,
+        console_socket: Path | None = None,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+        check: bool = True,
+    ) -> Completed:
+        """``create``: set up the container; its process waits for ``start``."""
+        args = ["create", "--bundle", str(bundle)]
+        args += ["--pid-file", str(pid_file)] if pid_file else []
+        args += ["--console-socket", str(console_socket)] if console_socket else []
+        return self.invoke(*args, container_id, stdout=stdout, stderr=stderr, check=check)
+
+    def start(self, container_id: str, *, check: bool = True) -> Completed:
+        """``start``: run the user program of a created container."""
+        return self.invoke("start", container_id, check=check)
+
+    def run(
+        self,
+        container_id: str,
+        bundle: Path,
+        *,
+        detach: bool = False,
+        keep: bool = False,
+        pid_file: Path | None = None,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> Completed:
+        """``run``: create and start; waits for the process unless ``detach``.
+
+        Not checked by default: the exit status is the container's own.
+        """
+        args = ["run", "--bundle", str(bundle)]
+        args += ["--detach"] if detach else []
+        args += ["--keep"] if keep else []
+        args += ["--pid-file", str(pid_file)] if pid_file else []
+        return self.invoke(
+            *args, container_id, stdout=stdout, stderr=stderr, timeout=timeout, check=check
+        )
+
+    def exec(
+        self,
+        container_id: str,
+        *command: str,
+        env: Sequence[str] = (),
+        cwd: str | None = None,
+        user: str | None = None,
+        detach: bool = False,
+        ignore_paused: bool = False,
+        stdout: Path | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> Completed:
+        """``exec``: run another process in the container; status is its own."""
+        args = ["exec"]
+        for item in env:
+            args += ["--env", item]
+        args += ["--cwd", cwd] if cwd else []
+        args += ["--user", user] if user else []
+        args += ["--detach"] if detach else []
+        args += ["--ignore-paused"] if ignore_paused else []
+        return self.invoke(
+            *args, container_id, *command, stdout=stdout, timeout=timeout, check=check
+        )
+
+    def state(self, container_id: str) -> State:
+        """``state``: the container's state, parsed."""
+        done = self.invoke("state", container_id)
+        return State.from_json(json.loads(done.stdout))
+
+    def state_json(self, container_id: str) -> Any:
+        """``state`` as decoded JSON, untouched (for schema validation)."""
+        return json.loads(self.invoke("state", container_id).stdout)
+
+    def list(self) -> list[State]:
+        """``list --format json``: every container in this state root."""
+        text = self.invoke("list", "--format", "json").stdout.strip()
+        # runc prints "null" when the root holds no container.
+        items = json.loads(text) if text else None
+        return [State.from_json(item) for item in items or []]
+
+    def list_table(self) -> str:
+        """``list`` in its default table format."""
+        return self.invoke("list").stdout
+
+    def list_ids(self) -> list[str]:
+        """``list --quiet``: the ids only."""
+        return self.invoke("list", "--quiet").stdout.split()
+
+    def pause(self, container_id: str, *, check: bool = True) -> Completed:
+        """``pause``: freeze every process of the container."""
+        return self.invoke("pause", container_id, check=check)
+
+    def resume(self, container_id: str, *, check: bool = True) -> Completed:
+        """``resume``: thaw a paused container."""
+        return self.invoke("resume", container_id, check=check)
+
+    def kill(
+        self, container_id: str, signal_name: str = "TERM", *, all: bool = False,
+        check: bool = True,
+    ) -> Completed:
+        """``kill``: send a signal to the container's init (or all, ``--all``)."""
+        args = ["kill"] + (["--all"] if all else [])
+        return self.invoke(*args, container_id, signal_name, check=check)
+
+    def delete(self, container_id: str, *, force: bool = False, check: bool = True) -> Completed:
+        """``delete``: remove a stopped container (any, with ``force``)."""
+        args = ["delete"] + (["--force"] if force else [])
+        return self.invoke(*args, container_id, check=check)
+
+    def ps(self, container_id: str) -> list[int]:
+        """``ps --format json``: host pids of the container's processes."""
+        done = self.invoke("ps", "--format", "json", container_id)
+        return [int(pid) for pid in json.loads(done.stdout or "[]") or []]
+
+    def ps_table(self, container_id: str, *ps_args: str) -> str:
+        """``ps`` as a table, with optional ``ps`` options (e.g. ``-ef``)."""
+        return self.invoke("ps", container_id, *ps_args).stdout
+
+    def spawn(
+        self, *args: str, timeout: float | None = None, dimensions: tuple[int, int] = (24, 200)
+    ) -> pexpect.spawn:
+        """Start a runtime command on a pseudo-terminal (``run`` with a terminal).
+
+        The terminal's output is logged into the transcript as it arrives.
+        """
+        argv = self.argv(*args)
+        log = io.StringIO()
+        child = pexpect.spawn(
+            argv[0],
+            argv[1:],
+            timeout=self.timeout if timeout is None else timeout,
+            encoding="utf-8",
+            codec_errors="replace",
+            dimensions=dimensions,
+            env={**os.environ, **self.extra_env},
+        )
+        child.logfile_read = log
+        # pexpect's defaults sleep 50 ms before every send and 100 ms after
+        # close: most of an interactive test's time. The terminal needs neither.
+        child.delaybeforesend = None
+        child.delayafterclose = 0.01
+        child.delayafterterminate = 0.01
+        if self.transcript is not None:
+            self.transcript.add_stream(shlex.join(argv), log)
+        return child
+
+    def events_stats(self, container_id: str) -> dict[str, Any]:
+        """``events --stats``: one resource-usage snapshot."""
+        done = self.invoke("events", "--stats", container_id)
+        data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[0])
+        return data
+
+
+class _sink:
+    """A writable binary file for a child's stream: the named path or a temp file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        if self._path is None:
+            self._file = tempfile.TemporaryFile()
+        else:
+            self._file = open(self._path, "w+b")  # noqa: SIM115 - closed in __exit__
+        return self._file
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._file is not None
+        self._file.close()
+
+
+def _read(stream: IO[bytes]) -> str:
+    stream.flush()
+    stream.seek(0)
+    return stream.read().decode(errors="replace")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()

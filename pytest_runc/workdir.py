@@ -1,0 +1,144 @@
+"""Private working directories of one pytest process, and the sweeper.
+
+Each pytest process that runs containers (the session, or each xdist worker)
+owns one directory ``<tmp>/pytest-runc-<uid>/s-<pid>-<token>`` holding the
+runtime's state root, the rootfs template and the bundles. An ``owner.json``
+records the owning process; a run killed with SIGKILL leaves its directory
+behind, and the next run's sweeper deletes its containers and removes it.
+Only directories with our owner file, under our base directory, are swept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_runc.runtime import Runtime
+
+OWNER_FILE = "owner.json"
+KEEP_FILE = "kept"
+#: A directory younger than this without an owner file is still being made.
+_GRACE_SECONDS = 60.0
+
+
+def base_dir() -> Path:
+    """``$PYTEST_RUNC_TMPDIR`` or the system temp dir, plus ``pytest-runc-<uid>``."""
+    parent = Path(os.environ.get("PYTEST_RUNC_TMPDIR") or tempfile.gettempdir())
+    return parent / f"pytest-runc-{os.getuid()}"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (tells pid reuse apart)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: split after the last ')'.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+@dataclass
+class WorkDir:
+    """The private directory of this process."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, base: Path | None = None) -> WorkDir:
+        parent = base or base_dir()
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = parent / f"s-{os.getpid()}-{secrets.token_hex(3)}"
+        path.mkdir(mode=0o700)
+        owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "created": time.time()}
+        (path / OWNER_FILE).write_text(json.dumps(owner))
+        return cls(path)
+
+    @property
+    def state_root(self) -> Path:
+        return self.path / "state"
+
+    @property
+    def bundles(self) -> Path:
+        return self.path / "bundles"
+
+    def keep(self, note: str) -> None:
+        """Mark the directory as kept (--runc-keep-failed): the sweeper spares it."""
+        (self.path / KEEP_FILE).write_text(note)
+
+    def remove(self) -> None:
+        unmount_below(self.path)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def owner_alive(path: Path) -> bool:
+    """Whether the process that made ``path`` still runs (or may still be making it)."""
+    try:
+        owner = json.loads((path / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        try:
+            return time.time() - path.stat().st_mtime < _GRACE_SECONDS
+        except OSError:
+            return False
+    pid = owner.get("pid")
+    return isinstance(pid, int) and _start_time(pid) == owner.get("start")
+
+
+def sweep(binary: str | None, *, sudo: bool = False, base: Path | None = None) -> list[str]:
+    """Remove what dead pytest-runc runs left; returns what was removed.
+
+    Touches only ``s-*`` directories under our base whose owner is gone and
+    that were not kept on purpose; containers are deleted through their own
+    state root, so containers anywhere else are never seen.
+    """
+    parent = base or base_dir()
+    removed: list[str] = []
+    if not parent.is_dir():
+        return removed
+    for path in sorted(parent.glob("s-*")):
+        if not path.is_dir() or (path / KEEP_FILE).exists() or owner_alive(path):
+            continue
+        state_root = path / "state"
+        if binary and state_root.is_dir():
+            runtime = Runtime(binary, state_root, timeout=15.0, sudo=sudo)
+            # The state root's subdirectories are the container ids; asking
+            # `list` would fail on a half-written state, deleting by id won't.
+            for entry in sorted(state_root.iterdir()):
+                if entry.is_dir():
+                    try:
+                        runtime.delete(entry.name, force=True, check=False)
+                    except Exception:  # a sweep must never break a run
+                        continue
+                    removed.append(f"container {entry.name} (state root {state_root})")
+        unmount_below(path)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(f"directory {path}")
+    return removed
+
+
+def mounts_below(path: Path) -> list[str]:
+    """Mount points at or under ``path`` in this mount namespace."""
+    prefix = str(path.resolve())
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                point = line.split()[4].replace("\\040", " ")
+                if point == prefix or point.startswith(prefix + "/"):
+                    found.append(point)
+    except OSError:
+        pass
+    return found
+
+
+def unmount_below(path: Path) -> None:
+    """Lazily unmount anything left mounted inside ``path``, deepest first."""
+    for point in sorted(mounts_below(path), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=10, check=False)
