@@ -164,6 +164,12 @@ def runc_session(request: pytest.FixtureRequest) -> RuncSession:
     return request.config.stash[session_key]
 
 
+@pytest.fixture(scope="session")
+def cgroup_mode(runc_session: RuncSession) -> str:
+    """This host's cgroup setup: ``v1``, ``hybrid`` (v1 plus a v2 mount) or ``v2``."""
+    return runc_session.cgroup_mode
+
+
 @pytest.fixture
 def runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtime:
     """The OCI runtime as typed Python, on this session's private state root.
