@@ -19,6 +19,8 @@ import pytest
 
 from pytest_runc import options
 from pytest_runc.bundle import Bundle
+from pytest_runc.compat import BundleReport
+from pytest_runc.compat.pytest_items import make_items, run_bundle_check
 from pytest_runc.container import ContainerFactory
 from pytest_runc.interactive import InteractiveSession
 from pytest_runc.report import TestRecord, failure_sections
@@ -42,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "runc: the test runs containers; skipped unless --runc is given"
     )
+    config.addinivalue_line("markers", "runc_bundle: a --runc-bundle compatibility check")
     settings = options.resolve(config)
     session = RuncSession(settings)
     config.stash[session_key] = session
@@ -98,8 +101,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash[session_key].settings.enabled:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = config.stash[session_key]
+    if state.settings.bundles:
+        items.extend(make_items(session, state))
+    if state.settings.enabled:
         return
     skip = pytest.mark.skip(reason=NEEDS_RUNC)
     for item in items:
@@ -265,6 +273,20 @@ def container(
                 f" remove `{' '.join(runtime.argv('delete', '--force', made.id))}`"
             )
     runc_session.cleanup_errors += factory.cleanup()
+
+
+@pytest.fixture
+def bundle_check(runc_session: RuncSession) -> Callable[[Path], BundleReport]:
+    """Check a bundle the way ``python -m pytest_runc check`` does: ``bundle_check(path)``.
+
+    Static checks always; with --runc (as root) also a trial run of a private
+    copy. The bundle is never modified and its hooks never run.
+    """
+
+    def check(path: Path) -> BundleReport:
+        return run_bundle_check(runc_session, Path(path))
+
+    return check
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""Findings of a bundle check: what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``error`` means runc will not run the bundle; ``warning``
+    means it will, but something is off (spec, portability, safety)."""
+
+    severity: str
+    code: str
+    message: str
+    fix: str
+    where: str = "config.json"
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class BundleReport:
+    """The verdict on one bundle: static findings, and the dynamic run's if any."""
+
+    bundle: Path
+    findings: list[Finding] = field(default_factory=list)
+    #: None when no dynamic check ran; else whether runc ran the bundle.
+    runc_ran_it: bool | None = None
+    runc_message: str = ""
+
+    @property
+    def compatible(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    @property
+    def static_compatible(self) -> bool:
+        return not any(
+            f.severity == ERROR and not f.code.startswith("runc-") for f in self.findings
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bundle": str(self.bundle),
+            "compatible": self.compatible,
+            "findings": [f.as_json() for f in self.findings],
+            "dynamic": None
+            if self.runc_ran_it is None
+            else {"ran": self.runc_ran_it, "message": self.runc_message},
+        }
+
+    def render(self) -> str:
+        verdict = "runc-compatible" if self.compatible else "NOT runc-compatible"
+        lines = [f"{self.bundle}: {verdict}"]
+        if self.runc_ran_it is not None:
+            how = "runc ran it" if self.runc_ran_it else f"runc refused it: {self.runc_message}"
+            lines.append(f"  dynamic check: {how}")
+        for finding in self.findings:
+            lines.append(f"  {finding.severity:<7} [{finding.code}] {finding.where}: {finding.message}")
+            lines.append(f"          fix: {finding.fix}")
+        if not self.findings:
+            lines.append("  no findings")
+        return "\n".join(lines)
