@@ -98,12 +98,9 @@ def register(parser: pytest.Parser) -> None:
             group.addoption(
                 setting.option, default=None, metavar=metavar, help=setting.help + env_note
             )
-        parser.addini(
-            setting.ini,
-            setting.help,
-            type="bool" if setting.kind == "bool" else "string",
-            default=None,
-        )
+        # Read as a string and parsed here, so a bad value is a usage error
+        # that names the key (pytest's own bool parsing raises ValueError).
+        parser.addini(setting.ini, setting.help, type="string", default=None)
     group.addoption(
         "--runc-bundle",
         action="append",

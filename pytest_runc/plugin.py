@@ -107,12 +107,25 @@ def pytest_collection_modifyitems(
     state = config.stash[session_key]
     if state.settings.bundles:
         items.extend(make_items(session, state))
-    if state.settings.enabled:
+    container_tests = [
+        item
+        for item in items
+        if item.get_closest_marker("runc")
+        or set(getattr(item, "fixturenames", ())) & RUNTIME_FIXTURES
+    ]
+    if not container_tests:
         return
-    skip = pytest.mark.skip(reason=NEEDS_RUNC)
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if item.get_closest_marker("runc") or fixtures & RUNTIME_FIXTURES:
+    # Decided once, here: one reason for every container test (and -rs
+    # groups them), no probe per test.
+    if not state.settings.enabled:
+        reason: str | None = NEEDS_RUNC
+    elif config.getoption("collectonly"):
+        reason = None
+    else:
+        reason = state.runtime_problem()
+    if reason:
+        skip = pytest.mark.skip(reason=reason)
+        for item in container_tests:
             item.add_marker(skip)
 
 

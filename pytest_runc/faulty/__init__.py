@@ -8,6 +8,7 @@ named in ``catches`` must fail when the suite runs against the wrapper.
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,6 +175,7 @@ def write_wrapper(fault: str, real_binary: str, directory: Path) -> Path:
     """An executable running ``real_binary`` with ``fault``; use it as --runc-binary."""
     if fault not in FAULTS:
         raise KeyError(f"unknown fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
+    real_binary = shutil.which(real_binary) or real_binary  # execv needs a path
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"runc-{fault}"
     state_dir = directory / f"{fault}.state"

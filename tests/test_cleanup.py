@@ -1,0 +1,196 @@
+"""Nothing left behind: after passing, failing, interrupted, terminated and
+killed runs, and under xdist. These run real containers (root, --runc)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pytest_runc.runtime import Runtime
+from tests.helpers import NOTHING_LEFT, leftovers, session_dirs
+
+pytestmark = pytest.mark.runc
+
+FAILING = """
+def test_fails(container, bundle):
+    bundle.command("sleep", "60")
+    made = container()
+    made.run(detach=True)
+    assert made.state().status == "stopped", "deliberate failure"
+"""
+
+WAITS_FOR_SIGNAL = """
+import time
+def test_waits(container, bundle, tmp_path_factory):
+    bundle.command("sleep", "60")
+    container().run(detach=True)
+    interactive_bundle = bundle
+    print("READY", flush=True)
+    open({ready!r}, "w").write("ready")
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def base(tmp_path, monkeypatch, runtime):
+    """An isolated PYTEST_RUNC_TMPDIR for the inner runs (needs the real runtime)."""
+    monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path / "tmp"))
+    return tmp_path / "tmp"
+
+
+def inner_args(*extra):
+    return ("--runc", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *extra)
+
+
+def test_failing_test_reports_and_leaves_nothing(pytester, base):
+    pytester.makepyfile(FAILING)
+    xml = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(*inner_args(f"--junitxml={xml}"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*deliberate failure*",
+        "*runc transcript*",
+        "*run --bundle*--detach*",
+        "*runc state*",
+        '*"status": "running"*',
+        "*config.json (*",
+        '*"sleep"*',
+        "*reproduce*",
+        "*--runc-keep-failed*",
+    ])
+    report = xml.read_text()
+    for section in ("runc transcript", "runc state", "config.json", "reproduce"):
+        assert section in report, f"{section} missing from the JUnit XML"
+    assert leftovers(base) == NOTHING_LEFT
+
+
+def test_keep_failed_keeps_bundle_and_container_and_says_where(pytester, base):
+    pytester.makepyfile(FAILING)
+    result = pytester.runpytest_subprocess(*inner_args("--runc-keep-failed"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*kept for failed tests*",
+        "*container prt-*inspect*state*remove*delete --force*",
+        "*test_fails*bundles*",
+    ])
+    kept = session_dirs(base)
+    assert len(kept) == 1 and (kept[0] / "kept").exists()
+    state_root = kept[0] / "state"
+    ids = Runtime("runc", state_root).list_ids()
+    assert len(ids) == 1, "the failed test's container was not kept"
+    # The next run's sweeper spares a kept directory.
+    pytester.makepyfile(test_other="def test_ok(): pass")
+    pytester.runpytest_subprocess(*inner_args("test_other.py"))
+    assert session_dirs(base) == kept
+    for container_id in ids:
+        Runtime("runc", state_root).delete(container_id, force=True)
+    import shutil
+
+    shutil.rmtree(kept[0])
+    assert leftovers(base) == NOTHING_LEFT
+
+
+def test_keyboard_interrupt_leaves_nothing(pytester, base):
+    pytester.makepyfile("""
+        def test_interrupted(container, bundle):
+            bundle.command("sleep", "60")
+            container().run(detach=True)
+            raise KeyboardInterrupt
+    """)
+    result = pytester.runpytest_subprocess(*inner_args())
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert leftovers(base) == NOTHING_LEFT
+
+
+def _start_and_wait(pytester, base):
+    ready = pytester.path / "ready"
+    pytester.makepyfile(WAITS_FOR_SIGNAL.format(ready=str(ready)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *inner_args()],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTEST_RUNC_TMPDIR": str(base)},
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        assert time.monotonic() < deadline, "the inner run never got ready"
+        time.sleep(0.05)
+    return proc
+
+
+def test_sigterm_runs_teardown_and_leaves_nothing(pytester, base):
+    proc = _start_and_wait(pytester, base)
+    assert leftovers(base)["processes"], "no container was running before SIGTERM"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert b"KeyboardInterrupt" in out or b"Interrupted" in out, out.decode()
+    assert leftovers(base) == NOTHING_LEFT
+
+
+def test_sigkill_leftovers_are_swept_by_the_next_run_and_only_ours(pytester, base, tmp_path):
+    foreign_root = tmp_path / "foreign-state"
+    foreign = Runtime("runc", foreign_root)
+    foreign_bundle = pytester.mkdir("foreign")
+    from pytest_runc.bundle import Bundle
+    from pytest_runc.rootfs import RootfsSource
+
+    RootfsSource(None, tmp_path).copy_to(foreign_bundle / "rootfs")
+    Bundle(foreign_bundle).command("sleep", "60").write()
+    before_default = Runtime("runc", __import__("pathlib").Path("/run/runc")).list_ids() \
+        if os.path.isdir("/run/runc") else []
+    try:
+        foreign.run("foreign-1", foreign_bundle, detach=True, check=True)
+        proc = _start_and_wait(pytester, base)
+        proc.kill()
+        proc.communicate(timeout=30)
+        left = leftovers(base)
+        assert left["session dirs"] and left["processes"], "SIGKILL should leave leftovers"
+        pytester.makepyfile(test_next="def test_ok(): pass")
+        result = pytester.runpytest_subprocess(*inner_args("test_next.py"))
+        result.stdout.fnmatch_lines(["*swept leftovers of an earlier run*", "*container prt-*"])
+        assert leftovers(base) == NOTHING_LEFT
+        assert foreign.state("foreign-1").status == "running", "the sweeper touched a foreign root"
+        after_default = Runtime("runc", __import__("pathlib").Path("/run/runc")).list_ids() \
+            if os.path.isdir("/run/runc") else []
+        assert after_default == before_default
+    finally:
+        foreign.delete("foreign-1", force=True, check=False)
+
+
+def test_xdist_workers_have_private_roots_and_leave_nothing(pytester, base):
+    pytest.importorskip("xdist")
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.parametrize("n", range(6))
+        def test_many(container, bundle, runc_session, n):
+            bundle.command("true")
+            assert container().run().returncode == 0
+            print("ROOT", runc_session.state_root)
+    """)
+    result = pytester.runpytest_subprocess(*inner_args("-n", "2", "-s"))
+    result.assert_outcomes(passed=6)
+    assert leftovers(base) == NOTHING_LEFT
+
+
+def test_timed_out_runtime_call_fails_the_test_and_leaves_nothing(pytester, base, tmp_path):
+    from pytest_runc.faulty import write_wrapper
+
+    hanging = write_wrapper("start-hangs", "runc", tmp_path / "bin")
+    pytester.makepyfile("""
+        def test_start(container, bundle):
+            bundle.command("sleep", "60")
+            made = container()
+            made.create()
+            made.start()
+    """)
+    result = pytester.runpytest_subprocess(
+        *inner_args(f"--runc-binary={hanging}", "--runc-timeout=2")
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*did not finish within 2s and was killed*"])
+    assert leftovers(base) == NOTHING_LEFT
