@@ -118,7 +118,7 @@ def _raw(config: pytest.Config, setting: Setting) -> tuple[Any, str] | None:
     if setting.env in os.environ:
         return os.environ[setting.env], f"environment variable {setting.env}"
     ini = config.getini(setting.ini)
-    if ini is not None and ini != "":
+    if ini:  # unset reads as None, "" or (pytest < 7.3) []
         return ini, f"ini key {setting.ini}"
     return None
 
