@@ -157,8 +157,10 @@ def test_mount_options_are_applied(bundle_factory, bundle, container, tmp_path):
     bundle.mount("/prt-data", "bind", str(shared), ["rbind", "ro", "nosuid"])
     bundle.mount("/prt-tmp", "tmpfs", "tmpfs", ["nosuid", "size=1m"])
     out = run_output(
-        container, bundle, "cat /prt-data/hello; touch /prt-data/x 2>/dev/null; echo w=$?;"
-        " grep ' /prt-' /proc/self/mounts"
+        container,
+        bundle,
+        "cat /prt-data/hello; touch /prt-data/x 2>/dev/null; echo w=$?;"
+        " grep ' /prt-' /proc/self/mounts",
     )
     lines = out.splitlines()
     assert lines[0] == "from the host"

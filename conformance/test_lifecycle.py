@@ -172,8 +172,13 @@ def test_state_is_valid_in_every_phase(bundle, container):
     bundle.command("sleep", "60")
     made = container()
     made.create()
-    phases = [("created", lambda: None), ("running", made.start), ("paused", made.pause),
-              ("running", made.resume), ("stopped", lambda: made.kill("KILL"))]
+    phases = [
+        ("created", lambda: None),
+        ("running", made.start),
+        ("paused", made.pause),
+        ("running", made.resume),
+        ("stopped", lambda: made.kill("KILL")),
+    ]
     for status, step in phases:
         step()
         if status == "stopped":

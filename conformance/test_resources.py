@@ -88,8 +88,10 @@ def test_hooks_run_in_order_with_the_state(bundle, container, tmp_path):
     """
     log = tmp_path / "hooks.log"
     for stage in STAGES:
-        script = f"printf '%s ' {stage} >> {shlex.quote(str(log))}; cat >> {shlex.quote(str(log))};" \
-                 f" echo >> {shlex.quote(str(log))}"
+        script = (
+            f"printf '%s ' {stage} >> {shlex.quote(str(log))}; cat >> {shlex.quote(str(log))};"
+            f" echo >> {shlex.quote(str(log))}"
+        )
         bundle.hook(stage, "/bin/sh", "sh", "-c", script)
     bundle.shell("echo ready; sleep 60")
     made = container()

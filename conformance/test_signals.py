@@ -10,10 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.runc
 
-TRAP_TERM = (
-    "trap 'echo got-TERM; exit 0' TERM; echo ready;"
-    " while true; do sleep 0.05; done"
-)
+TRAP_TERM = "trap 'echo got-TERM; exit 0' TERM; echo ready; while true; do sleep 0.05; done"
 
 
 def test_term_reaches_a_process_that_traps_it(bundle, container):

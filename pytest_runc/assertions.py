@@ -16,9 +16,7 @@ from pytest_runc.transcript import Completed
 LIVE = ("created", "running", "paused")
 
 
-def assert_state(
-    document: Any, *, container_id: str, status: str, bundle: Path
-) -> dict[str, Any]:
+def assert_state(document: Any, *, container_id: str, status: str, bundle: Path) -> dict[str, Any]:
     """Check a ``state`` JSON document against the schema and what we know.
 
     Runtime spec, "State" and "Query State": id, status, pid (while the
@@ -27,9 +25,7 @@ def assert_state(
     validate_state(document)
     assert isinstance(document, dict)
     assert document["id"] == container_id, f"state id {document['id']!r}, expected {container_id!r}"
-    assert document["status"] == status, (
-        f"state status {document['status']!r}, expected {status!r}"
-    )
+    assert document["status"] == status, f"state status {document['status']!r}, expected {status!r}"
     assert Path(document["bundle"]) == bundle.absolute(), (
         f"state bundle {document['bundle']!r}, expected {str(bundle)!r}"
     )

@@ -94,7 +94,9 @@ class Container:
     def resume(self, *, check: bool = True) -> Completed:
         return self.runtime.resume(self.id, check=check)
 
-    def kill(self, signal_name: str = "TERM", *, all: bool = False, check: bool = True) -> Completed:
+    def kill(
+        self, signal_name: str = "TERM", *, all: bool = False, check: bool = True
+    ) -> Completed:
         return self.runtime.kill(self.id, signal_name, all=all, check=check)
 
     def delete(self, *, force: bool = False, check: bool = True) -> Completed:

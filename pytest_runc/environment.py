@@ -60,9 +60,7 @@ def resolve_binary(name: str) -> tuple[str | None, str | None]:
     if found:
         return found, None
     hint = "`apt-get install runc`" if name == "runc" else f"install {name}"
-    return None, (
-        f"runtime binary {name!r} not found on PATH: {hint} or pass --runc-binary PATH"
-    )
+    return None, (f"runtime binary {name!r} not found on PATH: {hint} or pass --runc-binary PATH")
 
 
 def cgroup_mode(root: Path = Path("/sys/fs/cgroup")) -> str:

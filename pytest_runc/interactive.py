@@ -8,6 +8,8 @@ sequences from what comes back.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ class InteractiveSession:
         token = secrets.token_hex(4)
         self.prompt = f"prt-{token}# "
         self._marker = f"__prt_{token}_status="
-        self.child: pexpect.spawn | None = None
+        self.child: pexpect.spawn[str] | None = None
         self.exit_status: int | None = None
 
     def start(self, *, keep: bool = False) -> InteractiveSession:
@@ -71,7 +73,7 @@ class InteractiveSession:
         )
         raw_output = str(self.child.before)
         match = self.child.match
-        assert match is not None and not isinstance(match, type(pexpect.EOF))
+        assert isinstance(match, re.Match)
         status = int(match.group(1))
         self._expect_prompt(timeout)
         output = strip_terminal_codes(raw_output)
@@ -102,9 +104,8 @@ class InteractiveSession:
     @property
     def transcript(self) -> str:
         """Everything the terminal showed so far, without escape sequences."""
-        if self.child is None or self.child.logfile_read is None:
-            return ""
-        return strip_terminal_codes(self.child.logfile_read.getvalue())
+        log = self.child.logfile_read if self.child is not None else None
+        return strip_terminal_codes(log.getvalue()) if isinstance(log, io.StringIO) else ""
 
     def close(self) -> None:
         """Teardown: end ``runc run`` if it still runs, then delete the container."""
@@ -112,10 +113,8 @@ class InteractiveSession:
         # is much faster than pexpect's HUP/INT/KILL sequence with its sleeps.
         self.runtime.delete(self.id, force=True, check=False)
         if self.child is not None and self.child.isalive():
-            try:
+            with contextlib.suppress(pexpect.TIMEOUT, pexpect.EOF):
                 self.child.expect(pexpect.EOF, timeout=5)
-            except (pexpect.TIMEOUT, pexpect.EOF):
-                pass
             self.child.delayafterclose = 0.01
             self.child.delayafterterminate = 0.01
             self.child.close(force=True)

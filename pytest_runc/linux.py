@@ -28,9 +28,7 @@ def decode_capabilities(mask: str) -> set[str]:
     """Names of the capabilities set in a /proc/PID/status hex mask."""
     bits = int(mask, 16)
     return {
-        CAPABILITIES[n] if n < len(CAPABILITIES) else f"CAP_{n}"
-        for n in range(64)
-        if bits >> n & 1
+        CAPABILITIES[n] if n < len(CAPABILITIES) else f"CAP_{n}" for n in range(64) if bits >> n & 1
     }
 
 

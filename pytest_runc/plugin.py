@@ -142,9 +142,11 @@ def pytest_runtest_makereport(
     record.failed = True
     keep = session.settings.keep_failed
     for title, text in failure_sections(record, keep):
-        longrepr = report.longrepr
-        if hasattr(longrepr, "addsection"):
-            longrepr.addsection(title, text)
+        # A failure's longrepr takes sections into its text, which is what
+        # the terminal and the JUnit XML <failure> element show.
+        addsection = getattr(report.longrepr, "addsection", None)
+        if callable(addsection):
+            addsection(title, text)
         else:
             report.sections.append((title, text))
 
@@ -172,7 +174,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def _record(request: pytest.FixtureRequest) -> TestRecord:
     node = request.node
-    record = node.stash.get(record_key, None)
+    record: TestRecord | None = node.stash.get(record_key, None)
     if record is None:
         record = TestRecord()
         node.stash[record_key] = record

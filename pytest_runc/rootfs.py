@@ -88,7 +88,7 @@ def extract_tarball(tarball: Path, dest: Path) -> Path:
                     target = (dest / member.name).resolve()
                     if not str(target).startswith(str(dest.resolve())):
                         raise RootfsError(f"{tarball}: member {member.name!r} escapes the rootfs")
-                tar.extractall(dest)  # noqa: S202 - checked above
+                tar.extractall(dest)
     except (tarfile.TarError, OSError) as exc:
         raise RootfsError(f"cannot unpack rootfs tarball {tarball}: {exc}") from exc
     return dest

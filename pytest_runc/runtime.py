@@ -8,6 +8,7 @@ would hold a pipe open forever (see DESIGN.md).
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import os
@@ -233,7 +234,7 @@ class Runtime:
         """``state`` as decoded JSON, untouched (for schema validation)."""
         return json.loads(self.invoke("state", container_id).stdout)
 
-    def list(self) -> list[State]:
+    def list(self) -> builtins.list[State]:
         """``list --format json``: every container in this state root."""
         text = self.invoke("list", "--format", "json").stdout.strip()
         # runc prints "null" when the root holds no container.
@@ -244,7 +245,7 @@ class Runtime:
         """``list`` in its default table format."""
         return self.invoke("list").stdout
 
-    def list_ids(self) -> list[str]:
+    def list_ids(self) -> builtins.list[str]:
         """``list --quiet``: the ids only."""
         return self.invoke("list", "--quiet").stdout.split()
 
@@ -257,7 +258,11 @@ class Runtime:
         return self.invoke("resume", container_id, check=check)
 
     def kill(
-        self, container_id: str, signal_name: str = "TERM", *, all: bool = False,
+        self,
+        container_id: str,
+        signal_name: str = "TERM",
+        *,
+        all: bool = False,
         check: bool = True,
     ) -> Completed:
         """``kill``: send a signal to the container's init (or all, ``--all``)."""
@@ -269,7 +274,7 @@ class Runtime:
         args = ["delete"] + (["--force"] if force else [])
         return self.invoke(*args, container_id, check=check)
 
-    def ps(self, container_id: str) -> list[int]:
+    def ps(self, container_id: str) -> builtins.list[int]:
         """``ps --format json``: host pids of the container's processes."""
         done = self.invoke("ps", "--format", "json", container_id)
         return [int(pid) for pid in json.loads(done.stdout or "[]") or []]
@@ -280,7 +285,7 @@ class Runtime:
 
     def spawn(
         self, *args: str, timeout: float | None = None, dimensions: tuple[int, int] = (24, 200)
-    ) -> pexpect.spawn:
+    ) -> pexpect.spawn[str]:
         """Start a runtime command on a pseudo-terminal (``run`` with a terminal).
 
         The terminal's output is logged into the transcript as it arrives.
@@ -324,7 +329,7 @@ class _sink:
         if self._path is None:
             self._file = tempfile.TemporaryFile()
         else:
-            self._file = open(self._path, "w+b")  # noqa: SIM115 - closed in __exit__
+            self._file = open(self._path, "w+b")
         return self._file
 
     def __exit__(self, *exc: object) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 
-
-
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """A schema shipped in ``pytest_runc/schemas`` (``config`` or ``state``)."""
-    text = resources.files("pytest_runc").joinpath("schemas", f"{name}.schema.json").read_text()
+    text = (
+        resources.files("pytest_runc")
+        .joinpath("schemas")
+        .joinpath(f"{name}.schema.json")
+        .read_text()
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -6,7 +6,6 @@ import io
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class Completed:
 class Transcript:
     """Commands and interactive sessions of one test, in the order they ran."""
 
-    entries: list[Union[str, tuple[str, io.StringIO]]] = field(default_factory=list)
+    entries: list[str | tuple[str, io.StringIO]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
     def add_command(self, done: Completed) -> None:

@@ -16,8 +16,11 @@ def write_script(path: Path, body: str) -> Path:
 
 def fake_runtime(directory: Path, *, version_ok: bool = True, run_error: str | None = None) -> Path:
     """A runtime that answers --version, and fails ``run`` with ``run_error`` if given."""
-    version = 'echo "fake-runtime version 0.0"; exit 0' if version_ok else (
-        'echo "cannot load libseccomp" >&2; exit 1')
+    version = (
+        'echo "fake-runtime version 0.0"; exit 0'
+        if version_ok
+        else ('echo "cannot load libseccomp" >&2; exit 1')
+    )
     run = f'echo "{run_error}" >&2; exit 1' if run_error else "exit 0"
     return write_script(
         directory / "fake-runtime",
@@ -51,7 +54,7 @@ def _in_filesystem(path: Path) -> str:
             ) >= len(best[0]):
                 best = (point, root)
     point, root = best
-    rest = target[len(point.rstrip("/")):]
+    rest = target[len(point.rstrip("/")) :]
     return (root.rstrip("/") + rest) or "/"
 
 

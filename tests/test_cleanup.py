@@ -52,17 +52,19 @@ def test_failing_test_reports_and_leaves_nothing(pytester, base):
     xml = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(*inner_args(f"--junitxml={xml}"))
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*deliberate failure*",
-        "*runc transcript*",
-        "*run --bundle*--detach*",
-        "*runc state*",
-        '*"status": "running"*',
-        "*config.json (*",
-        '*"sleep"*',
-        "*reproduce*",
-        "*--runc-keep-failed*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*deliberate failure*",
+            "*runc transcript*",
+            "*run --bundle*--detach*",
+            "*runc state*",
+            '*"status": "running"*',
+            "*config.json (*",
+            '*"sleep"*',
+            "*reproduce*",
+            "*--runc-keep-failed*",
+        ]
+    )
     report = xml.read_text()
     for section in ("runc transcript", "runc state", "config.json", "reproduce"):
         assert section in report, f"{section} missing from the JUnit XML"
@@ -73,11 +75,13 @@ def test_keep_failed_keeps_bundle_and_container_and_says_where(pytester, base):
     pytester.makepyfile(FAILING)
     result = pytester.runpytest_subprocess(*inner_args("--runc-keep-failed"))
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*kept for failed tests*",
-        "*container prt-*inspect*state*remove*delete --force*",
-        "*test_fails*bundles*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*kept for failed tests*",
+            "*container prt-*inspect*state*remove*delete --force*",
+            "*test_fails*bundles*",
+        ]
+    )
     kept = session_dirs(base)
     assert len(kept) == 1 and (kept[0] / "kept").exists()
     state_root = kept[0] / "state"
@@ -112,7 +116,9 @@ def _start_and_wait(pytester, base):
     pytester.makepyfile(WAITS_FOR_SIGNAL.format(ready=str(ready)))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *inner_args()],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "PYTEST_RUNC_TMPDIR": str(base)},
     )
     deadline = time.monotonic() + 60
@@ -141,8 +147,11 @@ def test_sigkill_leftovers_are_swept_by_the_next_run_and_only_ours(pytester, bas
 
     RootfsSource(None, tmp_path).copy_to(foreign_bundle / "rootfs")
     Bundle(foreign_bundle).command("sleep", "60").write()
-    before_default = Runtime("runc", __import__("pathlib").Path("/run/runc")).list_ids() \
-        if os.path.isdir("/run/runc") else []
+    before_default = (
+        Runtime("runc", __import__("pathlib").Path("/run/runc")).list_ids()
+        if os.path.isdir("/run/runc")
+        else []
+    )
     try:
         foreign.run("foreign-1", foreign_bundle, detach=True, check=True)
         proc = _start_and_wait(pytester, base)
@@ -155,8 +164,11 @@ def test_sigkill_leftovers_are_swept_by_the_next_run_and_only_ours(pytester, bas
         result.stdout.fnmatch_lines(["*swept leftovers of an earlier run*", "*container prt-*"])
         assert leftovers(base) == NOTHING_LEFT
         assert foreign.state("foreign-1").status == "running", "the sweeper touched a foreign root"
-        after_default = Runtime("runc", __import__("pathlib").Path("/run/runc")).list_ids() \
-            if os.path.isdir("/run/runc") else []
+        after_default = (
+            Runtime("runc", __import__("pathlib").Path("/run/runc")).list_ids()
+            if os.path.isdir("/run/runc")
+            else []
+        )
         assert after_default == before_default
     finally:
         foreign.delete("foreign-1", force=True, check=False)

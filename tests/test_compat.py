@@ -226,8 +226,11 @@ def test_not_a_bundle(tmp_path):
 
 def cli(*args: str, **kwargs):
     return subprocess.run(
-        [sys.executable, "-m", "pytest_runc", *args], capture_output=True, text=True,
-        timeout=120, **kwargs,
+        [sys.executable, "-m", "pytest_runc", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
     )
 
 
@@ -257,7 +260,10 @@ def test_runc_bundle_option_adds_one_item_per_bundle(pytester, bundle_factory):
     good = bundle_with(bundle_factory, "runc-spec-detached")
     bad = bundle_with(bundle_factory, "oci-tool-init")
     result = pytester.runpytest(
-        f"--runc-bundle={good}", f"--runc-bundle={bad}", "-p", "no:cacheprovider",
+        f"--runc-bundle={good}",
+        f"--runc-bundle={bad}",
+        "-p",
+        "no:cacheprovider",
         f"--junitxml={pytester.path / 'out.xml'}",
     )
     result.assert_outcomes(passed=1, failed=1)

@@ -93,9 +93,10 @@ def test_each_test_gets_its_own_rootfs_copy(bundle_factory):
     first, second = bundle_factory(), bundle_factory()
     (first.rootfs / "tmp" / "mine").write_text("x")
     assert not (second.rootfs / "tmp" / "mine").exists()
-    assert os.stat(first.rootfs / "bin" / "busybox").st_ino != os.stat(
-        second.rootfs / "bin" / "busybox"
-    ).st_ino
+    assert (
+        os.stat(first.rootfs / "bin" / "busybox").st_ino
+        != os.stat(second.rootfs / "bin" / "busybox").st_ino
+    )
 
 
 def test_rootfs_from_a_tarball(pytester, tmp_path, rootfs):

@@ -24,8 +24,14 @@ def test_plain():
 def private_tmpdir(monkeypatch, tmp_path):
     """Inner runs keep their session directories under this test's tmp_path."""
     monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path))
-    for name in ("PYTEST_RUNC", "PYTEST_RUNC_BINARY", "PYTEST_RUNC_ROOT", "PYTEST_RUNC_ROOTFS",
-                 "PYTEST_RUNC_TIMEOUT", "PYTEST_RUNC_KEEP_FAILED"):
+    for name in (
+        "PYTEST_RUNC",
+        "PYTEST_RUNC_BINARY",
+        "PYTEST_RUNC_ROOT",
+        "PYTEST_RUNC_ROOTFS",
+        "PYTEST_RUNC_TIMEOUT",
+        "PYTEST_RUNC_KEEP_FAILED",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -50,16 +56,18 @@ def test_runc_marker_is_registered_and_skips_without_runc(pytester):
 
 def test_options_are_in_a_runc_group_in_help(pytester):
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines([
-        "container runtime tests (pytest-runc):",
-        "*--runc *",
-        "*--runc-binary=PATH*",
-        "*--runc-root=PATH*",
-        "*--runc-rootfs=PATH*",
-        "*--runc-timeout=SECONDS*",
-        "*--runc-keep-failed*",
-        "*--runc-bundle=BUNDLE*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "container runtime tests (pytest-runc):",
+            "*--runc *",
+            "*--runc-binary=PATH*",
+            "*--runc-root=PATH*",
+            "*--runc-rootfs=PATH*",
+            "*--runc-timeout=SECONDS*",
+            "*--runc-keep-failed*",
+            "*--runc-bundle=BUNDLE*",
+        ]
+    )
     result.stdout.fnmatch_lines(["*runc_timeout (string)*"])
 
 
@@ -174,19 +182,29 @@ def test_runtime_that_cannot_run_here_skips_every_test_with_one_reason(pytester,
 def test_report_header(pytester):
     pytester.makepyfile(CONTAINER_TEST)
     result = pytester.runpytest("--runc", "--co")
-    result.stdout.fnmatch_lines([
-        "runc: *, cgroups *",
-        "runc rootfs: *",
-        "runc state root: private per session and xdist worker*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "runc: *, cgroups *",
+            "runc rootfs: *",
+            "runc state root: private per session and xdist worker*",
+        ]
+    )
     off = pytester.runpytest("--co")
     off.stdout.fnmatch_lines(["runc: container tests disabled (pass --runc to run them)"])
 
 
 def test_fixtures_are_documented(pytester):
     result = pytester.runpytest("--fixtures")
-    for name in ("runtime", "rootfs", "bundle", "bundle_factory", "container", "interactive",
-                 "bundle_check", "cgroup_mode"):
+    for name in (
+        "runtime",
+        "rootfs",
+        "bundle",
+        "bundle_factory",
+        "container",
+        "interactive",
+        "bundle_check",
+        "cgroup_mode",
+    ):
         result.stdout.fnmatch_lines([f"{name}*-- *", "    *"])
 
 

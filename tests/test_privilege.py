@@ -48,8 +48,10 @@ def _system_python_has_deps() -> str | None:
         [SYSTEM_PYTHON, "-c", "import pytest, pexpect, jsonschema"], capture_output=True
     )
     if check.returncode != 0:
-        return ("the system python lacks pytest/pexpect/jsonschema"
-                " (apt-get install python3-pytest python3-pexpect python3-jsonschema)")
+        return (
+            "the system python lacks pytest/pexpect/jsonschema"
+            " (apt-get install python3-pytest python3-pexpect python3-jsonschema)"
+        )
     return None
 
 
@@ -79,10 +81,27 @@ def test_unprivileged_user_without_sudo_gets_skips_with_reasons():
             pytest.skip(f"{parent} is not searchable by other users")
     try:
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             SYSTEM_PYTHON, "-m", "pytest", "-p", "pytest_runc.plugin", "-p", "no:cacheprovider",
-             "-rs", "--runc", "test_c.py"],
-            cwd=work, env=env, capture_output=True, text=True, timeout=120,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                SYSTEM_PYTHON,
+                "-m",
+                "pytest",
+                "-p",
+                "pytest_runc.plugin",
+                "-p",
+                "no:cacheprovider",
+                "-rs",
+                "--runc",
+                "test_c.py",
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -30,8 +30,12 @@ def check_bundle(
         return report
     config, problems = load_config(bundle)
     root = config.get("root") if config else None
-    if config is None or problems or not isinstance(root, dict) or \
-            not isinstance(root.get("path"), str):
+    if (
+        config is None
+        or problems
+        or not isinstance(root, dict)
+        or not isinstance(root.get("path"), str)
+    ):
         return report
     rootfs = Path(root["path"]) if Path(root["path"]).is_absolute() else bundle / root["path"]
     if not rootfs.is_dir() or rootfs.is_symlink():

@@ -37,15 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("bundles", nargs="+", metavar="BUNDLE", type=Path)
     check.add_argument("--json", action="store_true", help="print a JSON array of verdicts")
-    check.add_argument("--runc-binary", default="runc", metavar="PATH",
-                       help="runtime for the dynamic check (default: runc on PATH)")
-    check.add_argument("--static-only", action="store_true",
-                       help="do not run the bundle; static checks only")
-    check.add_argument("--allow-hooks", action="store_true",
-                       help="run the bundle's hooks during the dynamic check (they run on the"
-                       " host as root)")
-    check.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                       help="deadline for each runtime command (default: 30)")
+    check.add_argument(
+        "--runc-binary",
+        default="runc",
+        metavar="PATH",
+        help="runtime for the dynamic check (default: runc on PATH)",
+    )
+    check.add_argument(
+        "--static-only", action="store_true", help="do not run the bundle; static checks only"
+    )
+    check.add_argument(
+        "--allow-hooks",
+        action="store_true",
+        help="run the bundle's hooks during the dynamic check (they run on the host as root)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="deadline for each runtime command (default: 30)",
+    )
     return parser
 
 
@@ -61,16 +73,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         path, missing = resolve_binary(args.runc_binary)
         if privilege.problem or missing:
             why = privilege.problem or missing
-            note = Finding(WARNING, "dynamic-check-skipped", f"no trial run with runc: {why}",
-                           "run as root with runc installed, or pass --static-only", "runc")
+            note = Finding(
+                WARNING,
+                "dynamic-check-skipped",
+                f"no trial run with runc: {why}",
+                "run as root with runc installed, or pass --static-only",
+                "runc",
+            )
         else:
             binary = path
             sudo = privilege.sudo
     reports = []
     for bundle in args.bundles:
         report = check_bundle(
-            bundle, runtime_binary=binary, sudo=binary is not None and sudo,
-            allow_hooks=args.allow_hooks, timeout=args.timeout,
+            bundle,
+            runtime_binary=binary,
+            sudo=binary is not None and sudo,
+            allow_hooks=args.allow_hooks,
+            timeout=args.timeout,
         )
         if note is not None:
             report.findings.append(note)

@@ -23,32 +23,78 @@ from pytest_runc.runtime import Runtime
 
 #: runc's own error text -> (code, what it means, how to fix it)
 TRANSLATIONS: list[tuple[str, str, str, str]] = [
-    (r"^exec [^:]+: no such file or directory", "runc-elf-interpreter-missing",
-     "args[0] exists but cannot be executed: its ELF interpreter (loader) is missing",
-     "copy the loader and libraries into the rootfs, or use a static binary"),
-    (r"open /proc/self/fd", "runc-no-proc-mount", "the bundle has no /proc mount",
-     'add {"destination": "/proc", "type": "proc", "source": "proc"} to mounts'),
-    (r"executable file not found|no such file or directory.*exec|exec: .*no such file",
-     "runc-args0-not-found", "the program in process.args[0] is not in the rootfs",
-     "install it in the rootfs or fix args[0]/PATH (busybox links must be relative)"),
-    (r"cwd must be an absolute path", "runc-cwd-relative", "process.cwd is relative",
-     'use an absolute cwd, e.g. "/"'),
-    (r"hostname without a private uts", "runc-hostname-without-uts",
-     "a hostname needs a uts namespace", 'add {"type": "uts"} to linux.namespaces'),
-    (r"invalid environment variable", "runc-env-invalid", "an env entry is not KEY=VALUE",
-     "write every env entry as KEY=VALUE"),
-    (r"namespace .* does not exist", "runc-namespace-unknown", "an unknown namespace type",
-     "use pid, network, mount, ipc, uts, user, cgroup or time"),
-    (r"cannot unmarshal", "runc-type-error", "a field has the wrong JSON type",
-     "use the type the runtime spec gives for it (numbers for uid/gid)"),
-    (r"args must not be empty", "runc-args-empty", "process.args is empty",
-     "name the program to run in args"),
-    (r"invalid rootfs|rootfs.*(no such file|not a directory|symlink)", "runc-rootfs",
-     "the rootfs is missing or unusable", "fix root.path or unpack the rootfs"),
-    (r"exec format error", "runc-args0-wrong-format",
-     "args[0] is not an executable for this machine", "use a binary for this architecture"),
-    (r"permission denied", "runc-permission-denied", "runc was denied access",
-     "check file modes in the rootfs and that the check runs as root"),
+    (
+        r"^exec [^:]+: no such file or directory",
+        "runc-elf-interpreter-missing",
+        "args[0] exists but cannot be executed: its ELF interpreter (loader) is missing",
+        "copy the loader and libraries into the rootfs, or use a static binary",
+    ),
+    (
+        r"open /proc/self/fd",
+        "runc-no-proc-mount",
+        "the bundle has no /proc mount",
+        'add {"destination": "/proc", "type": "proc", "source": "proc"} to mounts',
+    ),
+    (
+        r"executable file not found|no such file or directory.*exec|exec: .*no such file",
+        "runc-args0-not-found",
+        "the program in process.args[0] is not in the rootfs",
+        "install it in the rootfs or fix args[0]/PATH (busybox links must be relative)",
+    ),
+    (
+        r"cwd must be an absolute path",
+        "runc-cwd-relative",
+        "process.cwd is relative",
+        'use an absolute cwd, e.g. "/"',
+    ),
+    (
+        r"hostname without a private uts",
+        "runc-hostname-without-uts",
+        "a hostname needs a uts namespace",
+        'add {"type": "uts"} to linux.namespaces',
+    ),
+    (
+        r"invalid environment variable",
+        "runc-env-invalid",
+        "an env entry is not KEY=VALUE",
+        "write every env entry as KEY=VALUE",
+    ),
+    (
+        r"namespace .* does not exist",
+        "runc-namespace-unknown",
+        "an unknown namespace type",
+        "use pid, network, mount, ipc, uts, user, cgroup or time",
+    ),
+    (
+        r"cannot unmarshal",
+        "runc-type-error",
+        "a field has the wrong JSON type",
+        "use the type the runtime spec gives for it (numbers for uid/gid)",
+    ),
+    (
+        r"args must not be empty",
+        "runc-args-empty",
+        "process.args is empty",
+        "name the program to run in args",
+    ),
+    (
+        r"invalid rootfs|rootfs.*(no such file|not a directory|symlink)",
+        "runc-rootfs",
+        "the rootfs is missing or unusable",
+        "fix root.path or unpack the rootfs",
+    ),
+    (
+        r"exec format error",
+        "runc-args0-wrong-format",
+        "args[0] is not an executable for this machine",
+        "use a binary for this architecture",
+    ),
+    (
+        r"permission denied",
+        "runc-permission-denied",
+        "runc was denied access",
+        "check file modes in the rootfs and that the check runs as root",
+    ),
 ]
 
 
@@ -57,8 +103,13 @@ def translate(message: str) -> Finding:
     for pattern, code, meaning, fix in TRANSLATIONS:
         if re.search(pattern, message, re.IGNORECASE):
             return Finding(ERROR, code, f"{meaning} (runc: {message})", fix, "runc")
-    return Finding(ERROR, "runc-refused", f"runc refused the bundle: {message}",
-                   "read runc's message; fix the config or rootfs it names", "runc")
+    return Finding(
+        ERROR,
+        "runc-refused",
+        f"runc refused the bundle: {message}",
+        "read runc's message; fix the config or rootfs it names",
+        "runc",
+    )
 
 
 def _exec_failure(container_stderr: str) -> str | None:
@@ -101,15 +152,33 @@ def check_dynamic(
         try:
             copy = _private_copy(bundle, config, workdir, allow_hooks)
         except OSError as exc:
-            return False, str(exc), [Finding(
-                ERROR, "copy-failed", f"cannot copy the bundle for a trial run: {exc}",
-                "make the rootfs readable", "rootfs")]
+            return (
+                False,
+                str(exc),
+                [
+                    Finding(
+                        ERROR,
+                        "copy-failed",
+                        f"cannot copy the bundle for a trial run: {exc}",
+                        "make the rootfs readable",
+                        "rootfs",
+                    )
+                ],
+            )
         try:
-            done = runtime.run(container_id, copy, detach=True,
-                               stdout=workdir / "out", stderr=workdir / "err")
+            done = runtime.run(
+                container_id, copy, detach=True, stdout=workdir / "out", stderr=workdir / "err"
+            )
         except RuntimeTimeout as exc:
-            return False, str(exc), [Finding(ERROR, "runc-timeout", str(exc),
-                                             "see what the process waits for", "runc")]
+            return (
+                False,
+                str(exc),
+                [
+                    Finding(
+                        ERROR, "runc-timeout", str(exc), "see what the process waits for", "runc"
+                    )
+                ],
+            )
         if done.returncode != 0:
             message = runtime_message(done.stderr) or f"exit status {done.returncode}"
             return False, message, [translate(message)]

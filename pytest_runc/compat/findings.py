@@ -62,7 +62,9 @@ class BundleReport:
             how = "runc ran it" if self.runc_ran_it else f"runc refused it: {self.runc_message}"
             lines.append(f"  dynamic check: {how}")
         for finding in self.findings:
-            lines.append(f"  {finding.severity:<7} [{finding.code}] {finding.where}: {finding.message}")
+            lines.append(
+                f"  {finding.severity:<7} [{finding.code}] {finding.where}: {finding.message}"
+            )
             lines.append(f"          fix: {finding.fix}")
         if not self.findings:
             lines.append("  no findings")

@@ -51,7 +51,9 @@ def run_bundle_check(session: RuncSession, bundle: Path) -> BundleReport:
     if session.settings.enabled and not session.privilege.problem:
         binary, _ = session.binary
     return check_bundle(
-        bundle, runtime_binary=binary, sudo=session.privilege.sudo,
+        bundle,
+        runtime_binary=binary,
+        sudo=session.privilege.sudo,
         timeout=session.settings.timeout,
     )
 

@@ -46,8 +46,14 @@ def resolve_in_rootfs(rootfs: Path, path: str) -> tuple[Path, list[str]]:
                 raise ResolveError(f"too many levels of symbolic links at {candidate}")
             target = os.readlink(host)
             followed.append(f"{candidate} -> {target}")
-            parts = list(PurePosixPath(target).parts[1:] if target.startswith("/") else
-                         PurePosixPath(target).parts) + parts
+            parts = (
+                list(
+                    PurePosixPath(target).parts[1:]
+                    if target.startswith("/")
+                    else PurePosixPath(target).parts
+                )
+                + parts
+            )
             if target.startswith("/"):
                 current = PurePosixPath("/")
             continue

@@ -33,7 +33,7 @@ def _bundle(sub_args: list[str]) -> Path:
     return Path.cwd()
 
 
-def _run(real: list[str], capture: bool = False) -> subprocess.CompletedProcess[str]:
+def _run(real: list[str], capture: bool = False) -> subprocess.CompletedProcess[Any]:
     """Run the real runtime; captured output goes through files, never pipes
     (a created container would hold a pipe open forever)."""
     if not capture:
