@@ -28,10 +28,48 @@ KEEP_FILE = "kept"
 _GRACE_SECONDS = 60.0
 
 
+SHM = Path("/dev/shm")
+
+
+def _usable_tmpfs(path: Path) -> bool:
+    """A writable tmpfs that allows exec (containers run binaries from it)."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 4 and fields[1] == str(path):
+                    options = fields[3].split(",")
+                    return fields[2] == "tmpfs" and "noexec" not in options and "ro" not in options
+    except OSError:
+        pass
+    return False
+
+
 def base_dir() -> Path:
-    """``$PYTEST_RUNC_TMPDIR`` or the system temp dir, plus ``pytest-runc-<uid>``."""
-    parent = Path(os.environ.get("PYTEST_RUNC_TMPDIR") or tempfile.gettempdir())
+    """Where our session directories go: ``$PYTEST_RUNC_TMPDIR``, else /dev/shm when
+    it is an exec-able tmpfs, else the system temp dir; plus ``pytest-runc-<uid>``.
+
+    A tmpfs matters: each test copies a rootfs of ~400 symlinks, which costs
+    3 ms on tmpfs and 30-700 ms on a busy ext4 (measured here).
+    """
+    chosen = os.environ.get("PYTEST_RUNC_TMPDIR")
+    if chosen:
+        parent = Path(chosen)
+    elif _usable_tmpfs(SHM) and os.access(SHM, os.W_OK | os.X_OK):
+        parent = SHM
+    else:
+        parent = Path(tempfile.gettempdir())
     return parent / f"pytest-runc-{os.getuid()}"
+
+
+def sweep_bases() -> list[Path]:
+    """Every base a run in this environment may have used (the sweeper visits all)."""
+    bases = [
+        base_dir(),
+        SHM / f"pytest-runc-{os.getuid()}",
+        Path(tempfile.gettempdir()) / f"pytest-runc-{os.getuid()}",
+    ]
+    return list(dict.fromkeys(bases))
 
 
 def _start_time(pid: int) -> str | None:
@@ -98,11 +136,9 @@ def sweep(binary: str | None, *, sudo: bool = False, base: Path | None = None) -
     that were not kept on purpose; containers are deleted through their own
     state root, so containers anywhere else are never seen.
     """
-    parent = base or base_dir()
+    parents = [base] if base else sweep_bases()
     removed: list[str] = []
-    if not parent.is_dir():
-        return removed
-    for path in sorted(parent.glob("s-*")):
+    for path in sorted(p for parent in parents if parent.is_dir() for p in parent.glob("s-*")):
         if not path.is_dir() or (path / KEEP_FILE).exists() or owner_alive(path):
             continue
         state_root = path / "state"
