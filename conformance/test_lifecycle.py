@@ -184,3 +184,11 @@ def test_state_is_valid_in_every_phase(bundle, container):
         if status == "stopped":
             made.wait_for_status("stopped")
         assert_state(made.state_json(), container_id=made.id, status=status, bundle=bundle.path)
+
+
+def test_run_without_keep_deletes_the_container(bundle, container, runtime):
+    """runc run: without --keep, the container is deleted when its process exits."""
+    bundle.command("true")
+    made = container()
+    assert made.run().returncode == 0
+    assert made.id not in runtime.list_ids(), "`run` left the container behind"

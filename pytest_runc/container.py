@@ -34,6 +34,10 @@ class Container:
         self.stderr_path = bundle.path / f"{stem}.stderr"
         self.pid_file = bundle.path / f"{stem}.pid"
         self.keep = False  # set by --runc-keep-failed on a failed test
+        # False only after a foreground `run` (no --keep) has returned: the
+        # runtime deleted the container itself (conformance checks that), so
+        # teardown skips a `delete` that would cost a runtime call for nothing.
+        self.may_exist = True
 
     def __repr__(self) -> str:
         return f"Container({self.id!r}, bundle={str(self.bundle.path)!r})"
@@ -42,6 +46,7 @@ class Container:
     def create(self, *, console_socket: Path | None = None, check: bool = True) -> Completed:
         """Write config.json and ``create`` the container (status: created)."""
         self.bundle.write()
+        self.may_exist = True
         return self.runtime.create(
             self.id,
             self.bundle.path,
@@ -60,7 +65,8 @@ class Container:
     ) -> Completed:
         """Write config.json and ``run`` it; the result's status is the process's."""
         self.bundle.write()
-        return self.runtime.run(
+        self.may_exist = True
+        done = self.runtime.run(
             self.id,
             self.bundle.path,
             detach=detach,
@@ -70,6 +76,8 @@ class Container:
             stderr=self.stderr_path,
             timeout=timeout,
         )
+        self.may_exist = detach or keep
+        return done
 
     def exec(self, *command: str, **options: Any) -> Completed:
         """``exec`` a process in the container; see :meth:`Runtime.exec`."""
@@ -144,7 +152,7 @@ class Container:
 
     def remove(self) -> None:
         """Teardown: ``delete --force`` whatever the state; silent if already gone."""
-        if not self.keep:
+        if not self.keep and self.may_exist:
             self.runtime.delete(self.id, force=True, check=False)
 
 

@@ -135,6 +135,11 @@ FAULTS: dict[str, Fault] = {
             (S + "test_exit_status_is_the_exit_status_of_runc_run[3]",),
         ),
         Fault(
+            "run-keeps-container",
+            "`run` without --keep leaves the stopped container behind",
+            (L + "test_run_without_keep_deletes_the_container",),
+        ),
+        Fault(
             "list-hides",
             "`list` leaves out the first container",
             (L + "test_list_json_and_table_agree_with_state",),

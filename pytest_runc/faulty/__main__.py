@@ -69,7 +69,7 @@ def _rewrite_status(text: str, fix: Any) -> str:
 def main(argv: list[str]) -> int:
     fault_name, real_binary, *args = argv
     fault: Fault = FAULTS[fault_name]
-    _, command, sub = _split(args)
+    global_opts, command, sub = _split(args)
     real = [real_binary, *args]
     container_id = sub[-1] if sub else ""
 
@@ -126,6 +126,9 @@ def main(argv: list[str]) -> int:
     if fault_name == "exit-status-lost" and command == "run":
         _run(real)
         return 0
+
+    if fault_name == "run-keeps-container" and command == "run" and "--keep" not in sub:
+        return _exit_of(_run([real_binary, *global_opts, "run", "--keep", *sub]).returncode)
 
     if fault_name == "list-hides" and command == "list":
         done = _run(real, capture=True)
