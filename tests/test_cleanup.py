@@ -176,16 +176,43 @@ def test_sigkill_leftovers_are_swept_by_the_next_run_and_only_ours(pytester, bas
 
 def test_xdist_workers_have_private_roots_and_leave_nothing(pytester, base):
     pytest.importorskip("xdist")
-    pytester.makepyfile("""
+    roots_file = pytester.path / "roots.txt"
+    pytester.makepyfile(f"""
         import pytest
         @pytest.mark.parametrize("n", range(6))
         def test_many(container, bundle, runc_session, n):
             bundle.command("true")
             assert container().run().returncode == 0
-            print("ROOT", runc_session.state_root)
+            with open({str(roots_file)!r}, "a") as f:
+                f.write(str(runc_session.state_root) + "\\n")
     """)
-    result = pytester.runpytest_subprocess(*inner_args("-n", "2", "-s"))
+    result = pytester.runpytest_subprocess(*inner_args("-n", "2"))
     result.assert_outcomes(passed=6)
+    assert leftovers(base) == NOTHING_LEFT
+    roots = set(roots_file.read_text().split())
+    assert len(roots) == 2, f"workers did not get a state root each: {roots}"
+
+
+def test_limited_containers_leave_no_cgroup(pytester, base):
+    pytester.makepyfile("""
+        def test_limited(container, bundle):
+            bundle.command("sleep", "60").resources(pids={"limit": 20}, memory={"limit": 2**26})
+            made = container()
+            made.run(detach=True)
+            print("ID", made.id)
+    """)
+    result = pytester.runpytest_subprocess(*inner_args("-s"))
+    result.assert_outcomes(passed=1)
+    ids = [line.split()[-1] for line in result.outlines if line.startswith("ID ") or " ID " in line]
+    assert ids
+    import glob
+
+    left = [
+        p
+        for i in ids
+        for p in glob.glob(f"/sys/fs/cgroup/*/{i}") + glob.glob(f"/sys/fs/cgroup/{i}")
+    ]
+    assert left == [], f"cgroups left behind: {left}"
     assert leftovers(base) == NOTHING_LEFT
 
 
