@@ -1,0 +1,41 @@
+"""--runc-binary with another OCI runtime: it runs the suite, or skips it once, cleanly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.runc
+
+
+@pytest.mark.parametrize("name", ["crun", "youki", "runsc"])
+def test_another_runtime_runs_or_skips_with_its_reason(
+    pytester, runtime, name, monkeypatch, tmp_path
+):
+    binary = shutil.which(name)
+    if binary is None:
+        pytest.skip(f"{name} is not installed (apt-get install {name})")
+    monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path))
+    result = pytester.runpytest_subprocess(
+        str(REPO / "conformance" / "test_session.py"),
+        "--runc",
+        f"--runc-binary={binary}",
+        f"--rootdir={REPO}",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        "-rs",
+        timeout=300,
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("error", 0) == 0, result.stdout.str()
+    if outcomes.get("skipped"):
+        # A runtime that cannot run here (crun 1.8 on hybrid cgroups) skips
+        # every test with its own words, and fails none.
+        result.stdout.fnmatch_lines([f"*{name} cannot run containers on this host*"])
+        assert not outcomes.get("passed") and not outcomes.get("failed")
