@@ -151,9 +151,25 @@ class Container:
             time.sleep(_POLL)
 
     def remove(self) -> None:
-        """Teardown: ``delete --force`` whatever the state; silent if already gone."""
-        if not self.keep and self.may_exist:
-            self.runtime.delete(self.id, force=True, check=False)
+        """Teardown: stop and delete the container whatever its state; silent if gone.
+
+        ``delete --force`` of a live container costs runc 1.1 a 100 ms poll;
+        KILL, a short wait for "stopped", then ``delete --force`` of the
+        stopped container takes ~30 ms. The final forced delete runs in
+        every case, so a runtime that ignores the KILL is still cleaned up.
+        """
+        if self.keep or not self.may_exist:
+            return
+        try:
+            status = self.state().status
+        except RuntimeCommandError:
+            status = None
+        if status in ("created", "running"):
+            self.runtime.kill(self.id, "KILL", check=False)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline and self.status() not in ("stopped", None):
+                time.sleep(_POLL)
+        self.runtime.delete(self.id, force=True, check=False)
 
 
 class ContainerFactory:

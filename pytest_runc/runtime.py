@@ -307,6 +307,11 @@ class Runtime:
         child.delaybeforesend = None
         child.delayafterclose = 0.01
         child.delayafterterminate = 0.01
+        # close() sleeps in ptyprocess, whose own delays pexpect does not pass on.
+        ptyproc = getattr(child, "ptyproc", None)
+        if ptyproc is not None:
+            ptyproc.delayafterclose = 0.01
+            ptyproc.delayafterterminate = 0.01
         if self.transcript is not None:
             self.transcript.add_stream(shlex.join(argv), log)
         return child
