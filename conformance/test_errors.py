@@ -115,6 +115,7 @@ def test_kill_a_stopped_container(bundle, container):
     assert_fails(made.kill("KILL", check=False), "not running|stopped")
 
 
+@pytest.mark.runc_root  # pause needs the freezer cgroup
 def test_pause_a_paused_container(bundle, container):
     """runc pause: a container that is not running cannot be paused."""
     bundle.command("sleep", "60")
@@ -132,6 +133,7 @@ def test_resume_a_running_container(bundle, container):
     assert_fails(made.resume(check=False), "not paused")
 
 
+@pytest.mark.runc_root  # pause needs the freezer cgroup
 def test_exec_in_a_paused_container(bundle, container):
     """runc exec: refused in a paused container (unless --ignore-paused)."""
     bundle.command("sleep", "60")

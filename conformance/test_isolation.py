@@ -36,6 +36,7 @@ def test_new_namespaces_differ_from_the_hosts(bundle, container, kind):
     assert inside != os.readlink(f"/proc/self/ns/{NS_FILES[kind]}"), f"host's {kind} namespace"
 
 
+@pytest.mark.runc_root  # rootless: those namespaces belong to another user namespace
 @pytest.mark.parametrize("kind", ["network", "ipc", "uts"])
 def test_namespace_path_joins_that_namespace(bundle_factory, container, kind):
     """config-linux.md "Namespaces": with a path, the process joins that namespace."""
@@ -124,6 +125,7 @@ def test_rlimits_are_applied(bundle, container):
     assert row.split()[3:5] == ["123", "456"], row
 
 
+@pytest.mark.runc_root  # rootless maps only one uid
 def test_user_and_additional_gids(bundle, container):
     """config.md "User" (POSIX): uid, gid and additionalGids as configured."""
     bundle.user(1000, 1001, [2001, 2002])
@@ -188,6 +190,7 @@ def test_devices_exist_and_work(bundle, container):
 
 def test_sysctl_is_applied(bundle, container):
     """config-linux.md "Sysctl": namespaced kernel parameters are set for the container."""
+    bundle.add_namespace("network")  # net.* sysctls are per network namespace
     bundle.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}
     assert run_output(container, bundle, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
 
@@ -213,3 +216,21 @@ def test_rootfs_copy_is_private(rootfs):
     """pytest-runc itself: each test gets its own rootfs copy (a real directory)."""
     assert rootfs.is_dir() and not rootfs.is_symlink()
     assert os.readlink(Path(rootfs) / "bin" / "sh") == "busybox"
+
+
+@pytest.mark.runc_cgroup("v1", "hybrid")
+def test_cgroup_namespace_hides_the_host_hierarchy_v1(bundle, container):
+    """config-linux.md "Namespaces" (cgroup), cgroup v1: every controller's path
+    reads as the namespace root "/"."""
+    bundle.add_namespace("cgroup")
+    lines = run_output(container, bundle, "cat /proc/self/cgroup").split()
+    paths = [line.split(":", 2)[2] for line in lines if not line.startswith("0::")]
+    assert paths, lines
+    assert set(paths) == {"/"}, f"host cgroup paths visible: {lines}"
+
+
+@pytest.mark.runc_cgroup("v2")
+def test_cgroup_namespace_hides_the_host_hierarchy_v2(bundle, container):
+    """config-linux.md "Namespaces" (cgroup), cgroup v2: the unified path is "/"."""
+    bundle.add_namespace("cgroup")
+    assert run_output(container, bundle, "cat /proc/self/cgroup").split() == ["0::/"]

@@ -50,6 +50,7 @@ def test_start_runs_the_program_and_state_is_running(bundle, container):
     assert_state(made.state_json(), container_id=made.id, status="running", bundle=bundle.path)
 
 
+@pytest.mark.runc_root  # pause needs the freezer cgroup
 def test_pause_freezes_and_resume_thaws(bundle, container):
     """runc pause/resume: every process is frozen (a counter stops advancing),
     status is paused, and resume brings it back to running."""
@@ -148,6 +149,7 @@ def test_exec_runs_in_the_container_and_its_status_propagates(bundle, container,
     assert done.stdout.strip() == "exec-target", "exec did not run inside the container"
 
 
+@pytest.mark.runc_root  # runc ps reads the container's cgroup
 def test_ps_lists_the_init_process(bundle, container):
     """runc ps: lists the container's processes, init's host pid among them."""
     bundle.command("sleep", "60")
@@ -167,6 +169,7 @@ def test_events_stats_reports_the_container(bundle, container, runtime):
     assert "pids" in event["data"] or "cpu" in event["data"]
 
 
+@pytest.mark.runc_root  # the paused phase needs the freezer cgroup
 def test_state_is_valid_in_every_phase(bundle, container):
     """runtime.md "State": a valid state document in created, running, paused and stopped."""
     bundle.command("sleep", "60")

@@ -16,7 +16,8 @@ import pytest
 
 from pytest_runc.linux import cgroup_dir
 
-pytestmark = pytest.mark.runc
+# Every check here needs cgroups that only real root can create.
+pytestmark = [pytest.mark.runc, pytest.mark.runc_root]
 
 MIB = 1024 * 1024
 

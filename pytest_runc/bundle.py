@@ -105,6 +105,29 @@ def default_config() -> dict[str, Any]:
     return copy.deepcopy(RUNC_SPEC_DEFAULT)
 
 
+def rootless_config(uid: int, gid: int) -> dict[str, Any]:
+    """What ``runc spec --rootless`` writes for a user ``uid``:``gid``.
+
+    A user namespace mapping container root to that user, no network
+    namespace, no cgroup resources, /sys bound from the host (sysfs cannot
+    be mounted without a network namespace), devpts without gid=5.
+    """
+    config = default_config()
+    linux = config["linux"]
+    linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")]
+    linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+    del linux["resources"]
+    for mount in config["mounts"]:
+        if mount["destination"] == "/dev/pts":
+            mount["options"] = [o for o in mount["options"] if o != "gid=5"]
+        elif mount["destination"] == "/sys":
+            mount.update(
+                type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"]
+            )
+    return config
+
+
 class Bundle:
     """A bundle directory: ``config.json`` plus a rootfs, built step by step.
 

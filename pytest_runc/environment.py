@@ -20,20 +20,41 @@ ROOT_FIX = (
 
 @dataclass(frozen=True)
 class Privilege:
-    """How runtime commands get root: directly, through ``sudo -n``, or not at all."""
+    """How runtime commands get root: directly, through ``sudo -n``, rootless
+    (user namespaces, opted in with --runc-rootless), or not at all."""
 
     is_root: bool
     sudo: bool
     problem: str | None
+    rootless: bool = False
 
     def describe(self) -> str:
         if self.is_root:
             return "as root"
-        return "through sudo -n" if self.sudo else "not root, no passwordless sudo"
+        if self.sudo:
+            return "through sudo -n"
+        if self.rootless:
+            return f"rootless (uid {os.geteuid()}, user namespaces)"
+        return "not root, no passwordless sudo"
 
 
-def probe_privilege() -> Privilege:
-    """Root, else passwordless sudo, else a skip reason naming both."""
+def user_namespaces_available() -> bool:
+    """Whether an unprivileged process may create user namespaces here."""
+    try:
+        if int(Path("/proc/sys/user/max_user_namespaces").read_text()) <= 0:
+            return False
+    except (OSError, ValueError):
+        return False
+    clone = Path("/proc/sys/kernel/unprivileged_userns_clone")  # Debian's switch
+    try:
+        return not clone.exists() or clone.read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def probe_privilege(rootless: bool = False) -> Privilege:
+    """Root, else passwordless sudo, else rootless if asked and possible, else a
+    skip reason naming the ways to get there."""
     if os.geteuid() == 0:
         return Privilege(True, False, None)
     if shutil.which("sudo"):
@@ -45,7 +66,18 @@ def probe_privilege() -> Privilege:
                 return Privilege(False, True, None)
         except (OSError, subprocess.SubprocessError):
             pass
-    return Privilege(False, False, f"not root (uid {os.geteuid()}): {ROOT_FIX}")
+    userns = user_namespaces_available()
+    if rootless and userns:
+        return Privilege(False, False, None, rootless=True)
+    if rootless:
+        return Privilege(
+            False,
+            False,
+            f"not root (uid {os.geteuid()}) and --runc-rootless needs unprivileged user"
+            f" namespaces, which this host does not allow: {ROOT_FIX}",
+        )
+    hint = " (or pass --runc-rootless: user namespaces are available here)" if userns else ""
+    return Privilege(False, False, f"not root (uid {os.geteuid()}): {ROOT_FIX}{hint}")
 
 
 def resolve_binary(name: str) -> tuple[str | None, str | None]:

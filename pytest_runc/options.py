@@ -62,6 +62,14 @@ SETTINGS = (
         "seconds",
     ),
     Setting(
+        "--runc-rootless",
+        "runc_rootless",
+        "PYTEST_RUNC_ROOTLESS",
+        "without root or sudo, run rootless containers in user namespaces"
+        " (tests that need real root skip)",
+        "bool",
+    ),
+    Setting(
         "--runc-keep-failed",
         "runc_keep_failed",
         "PYTEST_RUNC_KEEP_FAILED",
@@ -81,6 +89,7 @@ class Settings:
     rootfs: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     keep_failed: bool = False
+    rootless: bool = False
     bundles: list[Path] = field(default_factory=list)
 
 
@@ -183,5 +192,6 @@ def resolve(config: pytest.Config) -> Settings:
         rootfs=rootfs_path,
         timeout=values.get("runc_timeout", DEFAULT_TIMEOUT),
         keep_failed=values.get("runc_keep_failed", False),
+        rootless=values.get("runc_rootless", False),
         bundles=bundles,
     )

@@ -45,6 +45,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "runc: the test runs containers; skipped unless --runc is given"
     )
     config.addinivalue_line("markers", "runc_bundle: a --runc-bundle compatibility check")
+    config.addinivalue_line(
+        "markers",
+        "runc_root: needs real root (cgroup limits, other uids); skipped in --runc-rootless runs",
+    )
+    config.addinivalue_line(
+        "markers",
+        "runc_cgroup(*modes): runs only on these cgroup modes (v1, hybrid, v2); skipped elsewhere",
+    )
     settings = options.resolve(config)
     session = RuncSession(settings)
     config.stash[session_key] = session
@@ -127,6 +135,23 @@ def pytest_collection_modifyitems(
         skip = pytest.mark.skip(reason=reason)
         for item in container_tests:
             item.add_marker(skip)
+        return
+    if state.settings.enabled and state.privilege.rootless:
+        rootless_skip = pytest.mark.skip(
+            reason="needs real root (cgroups, other uids); this run is rootless"
+        )
+        for item in container_tests:
+            if item.get_closest_marker("runc_root"):
+                item.add_marker(rootless_skip)
+    for item in items:
+        marker = item.get_closest_marker("runc_cgroup")
+        if marker and state.cgroup_mode not in marker.args:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"needs cgroup {' or '.join(marker.args)}; this host has"
+                    f" {state.cgroup_mode}"
+                )
+            )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -239,7 +264,10 @@ def bundle_factory(
     def make(
         name: str | None = None, *, rootfs: bool = True, config: dict[str, Any] | None = None
     ) -> Bundle:
-        made = Bundle(_runc_test_dir / (name or f"bundle-{next(numbers)}"), config)
+        made = Bundle(
+            _runc_test_dir / (name or f"bundle-{next(numbers)}"),
+            config if config is not None else runc_session.default_config(),
+        )
         made.path.mkdir()
         if rootfs:
             runc_session.rootfs_source.copy_to(made.path / "rootfs")

@@ -8,13 +8,15 @@ for root or a runtime.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import secrets
 import shutil
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pytest_runc.bundle import Bundle
+from pytest_runc.bundle import Bundle, default_config, rootless_config
 from pytest_runc.environment import Privilege, cgroup_mode, probe_privilege, resolve_binary
 from pytest_runc.errors import RuncError, RuntimeCommandError, RuntimeTimeout
 from pytest_runc.options import Settings
@@ -43,7 +45,13 @@ class RuncSession:
     # -- probes (each runs once) ---------------------------------------
     @cached_property
     def privilege(self) -> Privilege:
-        return probe_privilege()
+        return probe_privilege(rootless=self.settings.rootless)
+
+    def default_config(self) -> dict[str, Any]:
+        """A new bundle's config: ``runc spec``, or ``runc spec --rootless`` when rootless."""
+        if self.privilege.rootless:
+            return rootless_config(os.getuid(), os.getgid())
+        return default_config()
 
     @cached_property
     def binary(self) -> tuple[str | None, str | None]:
@@ -161,7 +169,7 @@ class RuncSession:
 
     def new_bundle(self, name: str, subdir: str = "bundle") -> Bundle:
         """A bundle with its own copy of the session's rootfs."""
-        bundle = Bundle(self.new_test_dir(name) / subdir)
+        bundle = Bundle(self.new_test_dir(name) / subdir, self.default_config())
         bundle.path.mkdir()
         self.rootfs_source.copy_to(bundle.path / "rootfs")
         return bundle

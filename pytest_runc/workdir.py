@@ -10,6 +10,7 @@ Only directories with our owner file, under our base directory, are swept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -92,9 +93,14 @@ class WorkDir:
     @classmethod
     def create(cls, base: Path | None = None) -> WorkDir:
         parent = base or base_dir()
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = parent / f"s-{os.getpid()}-{secrets.token_hex(3)}"
-        path.mkdir(mode=0o700)
+        for _ in range(5):  # another run may remove the empty parent meanwhile
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                path.mkdir(mode=0o700)
+                break
+            except FileNotFoundError:
+                continue
         owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "created": time.time()}
         (path / OWNER_FILE).write_text(json.dumps(owner))
         return cls(path)
@@ -114,6 +120,7 @@ class WorkDir:
     def remove(self) -> None:
         unmount_below(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
+        _remove_if_empty(self.path.parent)
 
 
 def owner_alive(path: Path) -> bool:
@@ -156,7 +163,14 @@ def sweep(binary: str | None, *, sudo: bool = False, base: Path | None = None) -
         unmount_below(path)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(f"directory {path}")
+        _remove_if_empty(path.parent)
     return removed
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Remove our base directory once no run uses it (rmdir refuses otherwise)."""
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def mounts_below(path: Path) -> list[str]:

@@ -36,9 +36,12 @@ exit 0
 
 
 def session_dirs(base: Path) -> list[Path]:
-    """pytest-runc session directories under a PYTEST_RUNC_TMPDIR."""
+    """pytest-runc directories under a PYTEST_RUNC_TMPDIR: the sessions', or the
+    base directory itself when it is left behind empty."""
     ours = base / f"pytest-runc-{os.getuid()}"
-    return sorted(ours.glob("s-*")) if ours.is_dir() else []
+    if not ours.is_dir():
+        return []
+    return sorted(ours.glob("s-*")) or [ours]
 
 
 def _in_filesystem(path: Path) -> str:

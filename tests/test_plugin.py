@@ -213,3 +213,38 @@ def test_a_skipped_run_leaves_no_directory(pytester, tmp_path):
     pytester.runpytest("--runc", "--runc-binary=no-such-runtime-xyz")
     pytester.runpytest()
     assert session_dirs(tmp_path) == []
+
+
+def test_rootless_without_user_namespaces_skips_saying_so(pytester, monkeypatch):
+    monkeypatch.setattr("pytest_runc.environment.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("pytest_runc.environment.shutil.which", lambda name: None)
+    monkeypatch.setattr("pytest_runc.environment.user_namespaces_available", lambda: False)
+    pytester.makepyfile(CONTAINER_TEST)
+    result = pytester.runpytest_inprocess("--runc", "--runc-rootless", "-rs")
+    result.stdout.fnmatch_lines(["*--runc-rootless needs unprivileged user namespaces*"])
+
+
+def test_not_root_hint_names_rootless_when_user_namespaces_exist(pytester, monkeypatch):
+    monkeypatch.setattr("pytest_runc.environment.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("pytest_runc.environment.shutil.which", lambda name: None)
+    monkeypatch.setattr("pytest_runc.environment.user_namespaces_available", lambda: True)
+    pytester.makepyfile(CONTAINER_TEST)
+    result = pytester.runpytest_inprocess("--runc", "-rs")
+    result.stdout.fnmatch_lines(["*or pass --runc-rootless*"])
+
+
+@pytest.mark.runc
+def test_cgroup_marker_runs_only_on_its_modes(pytester, runtime, monkeypatch):
+    monkeypatch.setattr("pytest_runc.session.cgroup_mode", lambda: "hybrid")
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.runc_cgroup("v2")
+        def test_v2_only(runtime):
+            pass
+        @pytest.mark.runc_cgroup("v1", "hybrid")
+        def test_v1_or_hybrid(runtime):
+            pass
+    """)
+    result = pytester.runpytest_inprocess("--runc", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*needs cgroup v2; this host has hybrid*"])

@@ -55,18 +55,23 @@ def _system_python_has_deps() -> str | None:
     return None
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
-def test_unprivileged_user_without_sudo_gets_skips_with_reasons():
-    """`pytest -rs --runc` as uid 65534 (setpriv), no sudo: skips that name root."""
+def run_as_nobody(
+    *pytest_args: str, test_source: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run pytest with the system python as uid 65534, no sudo, in a world-writable dir."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping privileges needs root")
     missing = _system_python_has_deps()
     if missing:
         pytest.skip(missing)
+    for parent in [REPO, *REPO.parents]:
+        if not parent.stat().st_mode & 0o001:
+            pytest.skip(f"{parent} is not searchable by other users")
     # pytest's tmp_path lies under a root-only directory: make one others can enter.
     work = Path(tempfile.mkdtemp(prefix="pytest-runc-unpriv-"))
     work.chmod(0o777)
-    (work / "test_c.py").write_text(
-        "def test_container(container):\n    pass\n\ndef test_plain():\n    pass\n"
-    )
+    if test_source is not None:
+        (work / "test_c.py").write_text(test_source)
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "PYTHONPATH": str(REPO),
@@ -75,12 +80,8 @@ def test_unprivileged_user_without_sudo_gets_skips_with_reasons():
         # Load exactly our plugin, whether or not its entry point is visible.
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
-    for parent in [REPO, *REPO.parents]:
-        if not parent.stat().st_mode & 0o001:
-            shutil.rmtree(work, ignore_errors=True)
-            pytest.skip(f"{parent} is not searchable by other users")
     try:
-        done = subprocess.run(
+        return subprocess.run(
             [
                 "setpriv",
                 "--reuid=65534",
@@ -93,18 +94,50 @@ def test_unprivileged_user_without_sudo_gets_skips_with_reasons():
                 "pytest_runc.plugin",
                 "-p",
                 "no:cacheprovider",
-                "-rs",
-                "--runc",
-                "test_c.py",
+                f"--rootdir={work if test_source else REPO}",
+                *pytest_args,
             ],
             cwd=work,
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
     finally:
+        leftover = list(work.glob("pytest-runc-*"))
         shutil.rmtree(work, ignore_errors=True)
+        assert leftover == [], f"the unprivileged run left {leftover}"
+
+
+def test_unprivileged_user_without_sudo_gets_skips_with_reasons():
+    """`pytest -rs --runc` as uid 65534 (setpriv), no sudo: skips that name root."""
+    done = run_as_nobody(
+        "-rs",
+        "--runc",
+        "test_c.py",
+        test_source="def test_container(container):\n    pass\n\ndef test_plain():\n    pass\n",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 1 skipped" in done.stdout, done.stdout
     assert "not root (uid 65534)" in done.stdout and "sudo -n true" in done.stdout, done.stdout
+
+
+@pytest.mark.runc
+def test_rootless_runs_the_suite_as_an_unprivileged_user(runtime):
+    """--runc-rootless as uid 65534: containers in user namespaces; the checks
+    that need real root skip, none fails."""
+    from pytest_runc.environment import user_namespaces_available
+
+    if not user_namespaces_available():
+        pytest.skip("this host does not allow unprivileged user namespaces")
+    done = run_as_nobody(
+        "-q",
+        "-rs",
+        "--runc",
+        "--runc-rootless",
+        str(REPO / "conformance"),
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    assert "needs real root (cgroups, other uids); this run is rootless" in done.stdout
+    summary = done.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary, summary

@@ -140,6 +140,12 @@ FAULTS: dict[str, Fault] = {
             (L + "test_run_without_keep_deletes_the_container",),
         ),
         Fault(
+            "no-cgroup-namespace",
+            "ignores a configured cgroup namespace",
+            (I + "test_new_namespaces_differ_from_the_hosts[cgroup]",),
+            mutate=_drop_namespace("cgroup"),
+        ),
+        Fault(
             "list-hides",
             "`list` leaves out the first container",
             (L + "test_list_json_and_table_agree_with_state",),
