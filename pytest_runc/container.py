@@ -6,7 +6,7 @@ import itertools
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from pytest_runc.bundle import Bundle
 from pytest_runc.errors import RuntimeCommandError
@@ -14,6 +14,7 @@ from pytest_runc.runtime import Runtime, State
 from pytest_runc.transcript import Completed
 
 _POLL = 0.01
+T = TypeVar("T")
 
 
 class Container:
@@ -123,32 +124,25 @@ class Container:
 
     def wait_for_status(self, status: str, timeout: float = 10.0) -> State:
         """Poll ``state`` until ``status``; AssertionError naming the last one if not."""
-        deadline = time.monotonic() + timeout
-        last: State | None = None
-        while True:
-            last = self.state()
-            if last.status == status:
-                return last
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"container {self.id} did not reach {status!r} within {timeout:g}s;"
-                    f" it is {last.status!r}"
-                )
-            time.sleep(_POLL)
+        return _poll(
+            self.state,
+            lambda state: state.status == status,
+            lambda state: f"did not reach {status!r} within {timeout:g}s; it is {state.status!r}",
+            self.id,
+            timeout,
+        )
 
     def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
         """Wait until the container's stdout contains ``text`` (a readiness handshake)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            out = self.output()
-            if text in out:
-                return out
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"container {self.id} did not print {text!r} within {timeout:g}s;"
-                    f" its stdout so far: {out[-500:]!r}"
-                )
-            time.sleep(_POLL)
+        return _poll(
+            self.output,
+            lambda out: text in out,
+            lambda out: (
+                f"did not print {text!r} within {timeout:g}s; its stdout so far: {out[-500:]!r}"
+            ),
+            self.id,
+            timeout,
+        )
 
     def remove(self) -> None:
         """Teardown: stop and delete the container whatever its state; silent if gone.
@@ -170,6 +164,24 @@ class Container:
             while time.monotonic() < deadline and self.status() not in ("stopped", None):
                 time.sleep(_POLL)
         self.runtime.delete(self.id, force=True, check=False)
+
+
+def _poll(
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    failure: Callable[[T], str],
+    container_id: str,
+    timeout: float,
+) -> T:
+    """Call ``read`` every 10 ms until ``done``; AssertionError with ``failure`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"container {container_id} {failure(value)}")
+        time.sleep(_POLL)
 
 
 class ContainerFactory:

@@ -24,10 +24,6 @@ class TestRecord:
     test_dir: Path | None = None
     failed: bool = False
 
-    def container_ids(self) -> list[str]:
-        ids = [c.id for f in self.factories for c in f.containers]
-        return ids + [s.id for s in self.sessions]
-
     def used_runtime(self) -> bool:
         return bool(self.transcript.entries or self.bundles)
 

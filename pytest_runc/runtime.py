@@ -76,7 +76,6 @@ class Runtime:
     timeout: float = 30.0
     sudo: bool = False
     transcript: Transcript | None = field(default=None, compare=False)
-    extra_env: dict[str, str] = field(default_factory=dict, compare=False)
 
     def recording(self, transcript: Transcript) -> Runtime:
         """The same runtime, writing its commands into ``transcript``."""
@@ -108,7 +107,6 @@ class Runtime:
         """
         argv = self.argv(*args, global_root=global_root)
         deadline = self.timeout if timeout is None else timeout
-        env = {**os.environ, **self.extra_env} if self.extra_env else None
         with _sink(stdout) as out, _sink(stderr) as err:
             started = time.monotonic()
             # A session of its own: a timeout kills runc and every helper it
@@ -120,7 +118,6 @@ class Runtime:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
-                env=env,
             )
             try:
                 if input is not None:
@@ -279,10 +276,6 @@ class Runtime:
         done = self.invoke("ps", "--format", "json", container_id)
         return [int(pid) for pid in json.loads(done.stdout or "[]") or []]
 
-    def ps_table(self, container_id: str, *ps_args: str) -> str:
-        """``ps`` as a table, with optional ``ps`` options (e.g. ``-ef``)."""
-        return self.invoke("ps", container_id, *ps_args).stdout
-
     def spawn(
         self, *args: str, timeout: float | None = None, dimensions: tuple[int, int] = (24, 200)
     ) -> pexpect.spawn[str]:
@@ -299,7 +292,6 @@ class Runtime:
             encoding="utf-8",
             codec_errors="replace",
             dimensions=dimensions,
-            env={**os.environ, **self.extra_env},
         )
         child.logfile_read = log
         # pexpect's defaults sleep 50 ms before every send and 100 ms after

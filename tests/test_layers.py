@@ -126,3 +126,15 @@ def test_read_elf_tells_static_from_dynamic(tmp_path):
 def test_default_config_equals_runc_spec(runtime, tmp_path):
     """The bundle default is exactly what `runc spec` writes."""
     assert runtime.spec(tmp_path) == default_config()
+
+
+def test_load_bundle_reads_without_changing(tmp_path):
+    from pytest_runc.bundle import load_bundle
+    from pytest_runc.errors import BundleError
+
+    written = Bundle(tmp_path / "b").command("true").write()
+    before = written.read_bytes()
+    loaded = load_bundle(tmp_path / "b")
+    assert loaded.process["args"] == ["true"] and written.read_bytes() == before
+    with pytest.raises(BundleError, match=r"config\.json"):
+        load_bundle(tmp_path / "missing")

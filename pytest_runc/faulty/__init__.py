@@ -83,6 +83,19 @@ def _drop_additional_gids(config: Config) -> None:
     config.get("process", {}).get("user", {}).pop("additionalGids", None)
 
 
+def _drop_umask(config: Config) -> None:
+    config.get("process", {}).get("user", {}).pop("umask", None)
+
+
+def _drop_shm(config: Config) -> None:
+    config["mounts"] = [m for m in config.get("mounts", []) if m.get("destination") != "/dev/shm"]
+
+
+def _drop_namespace_paths(config: Config) -> None:
+    for ns in config.get("linux", {}).get("namespaces", []):
+        ns.pop("path", None)
+
+
 def _drop_sysctl(config: Config) -> None:
     config.get("linux", {}).pop("sysctl", None)
 
@@ -144,6 +157,30 @@ FAULTS: dict[str, Fault] = {
             "ignores a configured cgroup namespace",
             (I + "test_new_namespaces_differ_from_the_hosts[cgroup]",),
             mutate=_drop_namespace("cgroup"),
+        ),
+        Fault(
+            "umask-ignored",
+            "ignores process.user.umask",
+            (I + "test_umask",),
+            mutate=_drop_umask,
+        ),
+        Fault(
+            "no-dev-shm",
+            "leaves out the /dev/shm mount",
+            (I + "test_devices_exist_and_work",),
+            mutate=_drop_shm,
+        ),
+        Fault(
+            "namespace-path-ignored",
+            "makes new namespaces instead of joining the configured paths",
+            (I + "test_namespace_path_joins_that_namespace[network]",),
+            mutate=_drop_namespace_paths,
+        ),
+        Fault(
+            "root-always-readonly",
+            "mounts the root read-only even when root.readonly is false",
+            (I + "test_writable_root_when_not_readonly",),
+            mutate=_set("root.readonly", True),
         ),
         Fault(
             "list-hides",
