@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from pytest_runc.bundle import load_bundle
 from pytest_runc.compat.findings import ERROR, Finding
+from pytest_runc.container import Container
 from pytest_runc.errors import RuntimeTimeout, runtime_message
 from pytest_runc.rootfs import copy_tree
 from pytest_runc.runtime import Runtime
+from pytest_runc.workdir import WorkDir
 
 #: runc's own error text -> (code, what it means, how to fix it)
 TRANSLATIONS: list[tuple[str, str, str, str]] = [
@@ -142,53 +143,47 @@ def check_dynamic(
     sudo: bool = False,
     allow_hooks: bool = False,
     timeout: float = 30.0,
-    settle: float = 0.5,
+    settle: float = 0.2,
 ) -> tuple[bool, str, list[Finding]]:
-    """Run a copy of the bundle; (runc ran it, runc's message, findings)."""
-    workdir = Path(tempfile.mkdtemp(prefix="pytest-runc-check-"))
-    container_id = f"prt-check-{workdir.name[-8:]}"
-    runtime = Runtime(runtime_binary, workdir / "state", timeout=timeout, sudo=sudo)
+    """Run a copy of the bundle; (runc ran it, runc's message, findings).
+
+    The copy lives in a private work directory like a test's (swept by the
+    next run if this process is killed), and the container goes through
+    the container layer, which removes it whatever happens.
+    """
+    workdir = WorkDir.create()
     try:
         try:
-            copy = _private_copy(bundle, config, workdir, allow_hooks)
+            copy = load_bundle(_private_copy(bundle, config, workdir.path, allow_hooks))
         except OSError as exc:
-            return (
-                False,
-                str(exc),
-                [
-                    Finding(
-                        ERROR,
-                        "copy-failed",
-                        f"cannot copy the bundle for a trial run: {exc}",
-                        "make the rootfs readable",
-                        "rootfs",
-                    )
-                ],
+            failure = Finding(
+                ERROR,
+                "copy-failed",
+                f"cannot copy the bundle for a trial run: {exc}",
+                "make the rootfs readable",
+                "rootfs",
             )
+            return False, str(exc), [failure]
+        runtime = Runtime(runtime_binary, workdir.state_root, timeout=timeout, sudo=sudo)
+        trial = Container(runtime, copy, f"prt-check-{workdir.path.name[2:]}")
         try:
-            done = runtime.run(
-                container_id, copy, detach=True, stdout=workdir / "out", stderr=workdir / "err"
-            )
+            done = trial.run(detach=True)
+            if done.returncode != 0:
+                message = runtime_message(done.stderr) or f"exit status {done.returncode}"
+                return False, message, [translate(message)]
+            # Started; but runc 1.1 returns before the final execve, whose
+            # failure the container's init writes to its stderr ("exec X: ...").
+            time.sleep(settle)
+            exec_error = _exec_failure(trial.stderr_path.read_text(errors="replace"))
+            if exec_error:
+                return False, exec_error, [translate(exec_error)]
+            return True, "started", []
         except RuntimeTimeout as exc:
-            return (
-                False,
-                str(exc),
-                [
-                    Finding(
-                        ERROR, "runc-timeout", str(exc), "see what the process waits for", "runc"
-                    )
-                ],
+            failure = Finding(
+                ERROR, "runc-timeout", str(exc), "see what the process waits for", "runc"
             )
-        if done.returncode != 0:
-            message = runtime_message(done.stderr) or f"exit status {done.returncode}"
-            return False, message, [translate(message)]
-        # Started; but runc 1.1 returns before the final execve, whose
-        # failure the container's init writes to its stderr ("exec X: ...").
-        time.sleep(settle)
-        exec_error = _exec_failure((workdir / "err").read_text(errors="replace"))
-        if exec_error:
-            return False, exec_error, [translate(exec_error)]
-        return True, "started", []
+            return False, str(exc), [failure]
+        finally:
+            trial.remove()
     finally:
-        runtime.delete(container_id, force=True, check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.remove()
