@@ -163,7 +163,8 @@ def sweep(binary: str | None, *, sudo: bool = False, base: Path | None = None) -
         unmount_below(path)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(f"directory {path}")
-        _remove_if_empty(path.parent)
+    for parent in parents:
+        _remove_if_empty(parent)
     return removed
 
 
