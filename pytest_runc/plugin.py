@@ -311,6 +311,7 @@ def container(
     if record.failed and runc_session.settings.keep_failed:
         for made in factory.containers:
             made.keep = True
+            runc_session.kept_ids.add(made.id)
             runc_session.kept.append(
                 f"container {made.id}: inspect `{' '.join(runtime.argv('state', made.id))}`,"
                 f" remove `{' '.join(runtime.argv('delete', '--force', made.id))}`"
@@ -352,6 +353,9 @@ def interactive(
         return made.start(keep=keep)
 
     yield start
+    keep = record.failed and runc_session.settings.keep_failed
     for made in record.sessions:
-        if not (record.failed and runc_session.settings.keep_failed):
+        if keep:
+            runc_session.kept_ids.add(made.id)
+        else:
             made.close()

@@ -18,12 +18,12 @@ from typing import Any
 
 from pytest_runc.bundle import Bundle, default_config, rootless_config
 from pytest_runc.environment import Privilege, cgroup_mode, probe_privilege, resolve_binary
-from pytest_runc.errors import RuncError, RuntimeCommandError, RuntimeTimeout
+from pytest_runc.errors import RuncError, RuntimeCommandError, RuntimeTimeout, runtime_message
 from pytest_runc.options import Settings
 from pytest_runc.rootfs import RootfsSource
 from pytest_runc.runtime import Runtime
 from pytest_runc.transcript import Transcript
-from pytest_runc.workdir import WorkDir, sweep
+from pytest_runc.workdir import WorkDir, base_dir, sweep
 
 
 class BrokenRuntime(RuncError):
@@ -38,7 +38,8 @@ class RuncSession:
         self.token = secrets.token_hex(3)
         self._workdir: WorkDir | None = None
         self._test_numbers = itertools.count(1)
-        self.kept: list[str] = []
+        self.kept: list[str] = []  # what --runc-keep-failed kept, for the summary
+        self.kept_ids: set[str] = set()  # containers that finish() must spare
         self.swept: list[str] = []
         self.cleanup_errors: list[str] = []
 
@@ -106,8 +107,6 @@ class RuncSession:
             runtime.delete(container_id, force=True, check=False)
             shutil.rmtree(bundle.path.parent, ignore_errors=True)
         if done.returncode != 0 and done.stderr.strip():
-            from pytest_runc.errors import runtime_message
-
             return (
                 f"{self.settings.binary} cannot run containers on this host"
                 f" ({self.cgroup_mode} cgroups): {runtime_message(done.stderr)}"
@@ -139,8 +138,6 @@ class RuncSession:
     def describe_state_root_for_header(self) -> str:
         if self.settings.root:
             return f"{self.settings.root} (--runc-root)"
-        from pytest_runc.workdir import base_dir
-
         return f"private per session and xdist worker, under {base_dir()}"
 
     def rootfs_source_description(self) -> str:
@@ -195,7 +192,7 @@ class RuncSession:
             for container_id in ids:
                 if self.settings.root and not container_id.startswith(mine):
                     continue  # a user's state root: only our own containers
-                if self.kept and any(container_id in note for note in self.kept):
+                if container_id in self.kept_ids:
                     continue
                 try:
                     runtime.delete(container_id, force=True, check=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pytest_runc.compat.dynamic import check_dynamic
 from pytest_runc.compat.findings import ERROR, WARNING, BundleReport, Finding
-from pytest_runc.compat.static import check_static, load_config
+from pytest_runc.compat.static import check_config, load_config
 
 __all__ = ["ERROR", "WARNING", "BundleReport", "Finding", "check_bundle"]
 
@@ -25,14 +25,13 @@ def check_bundle(
     static check found the config unreadable, no runtime is started.
     """
     bundle = Path(bundle).absolute()
-    report = BundleReport(bundle, check_static(bundle))
-    if runtime_binary is None:
-        return report
-    config, problems = load_config(bundle)
-    root = config.get("root") if config else None
+    config, unreadable = load_config(bundle)
+    if config is None:
+        return BundleReport(bundle, unreadable)
+    report = BundleReport(bundle, check_config(bundle, config))
+    root = config.get("root")
     if (
-        config is None
-        or problems
+        runtime_binary is None
         or not isinstance(root, dict)
         or not isinstance(root.get("path"), str)
     ):

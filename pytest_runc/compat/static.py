@@ -163,12 +163,9 @@ def load_config(bundle: Path) -> tuple[dict[str, Any] | None, list[Finding]]:
     return config, []
 
 
-def check_static(bundle: Path) -> list[Finding]:
-    """Every static finding for ``bundle``."""
-    config, findings = load_config(bundle)
-    if config is None:
-        return findings
-    findings += _schema(config)
+def check_config(bundle: Path, config: dict[str, Any]) -> list[Finding]:
+    """Every static finding for a loaded ``config`` of ``bundle``."""
+    findings = _schema(config)
     findings += _process(config)
     findings += _linux(config)
     findings += _mounts(config)
