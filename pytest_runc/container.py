@@ -158,6 +158,10 @@ class Container:
             status = self.state().status
         except RuntimeCommandError:
             status = None
+        if status == "paused":
+            # A frozen process cannot die of KILL until thawed.
+            self.runtime.resume(self.id, check=False)
+            status = "running"
         if status in ("created", "running"):
             self.runtime.kill(self.id, "KILL", check=False)
             deadline = time.monotonic() + 2.0
