@@ -11,9 +11,12 @@ import shlex
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_runc.faulty import behaviours
+from pytest_runc.faulty.behaviours import Intercept
 
 Config = dict[str, Any]
 
@@ -28,7 +31,8 @@ class Fault:
     #: Edit config.json for create/run (restored afterwards unless ``tamper``).
     mutate: Callable[[Config], None] | None = None
     tamper: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    #: Replace or change one command (see ``behaviours``).
+    intercept: Intercept | None = None
 
 
 def _set(path: str, value: Any) -> Callable[[Config], None]:
@@ -131,26 +135,31 @@ FAULTS: dict[str, Fault] = {
             "state-lies",
             "`state` always says running",
             (L + "test_created_has_init_pid_and_has_not_run_the_program",),
+            intercept=behaviours.state_lies,
         ),
         Fault(
             "pause-does-not-freeze",
             "pause reports success and paused, freezes nothing",
             (L + "test_pause_freezes_and_resume_thaws",),
+            intercept=behaviours.pause_does_not_freeze,
         ),
         Fault(
             "delete-does-nothing",
             "plain delete exits 0 and deletes nothing",
             (L + "test_delete_removes_the_container",),
+            intercept=behaviours.delete_does_nothing,
         ),
         Fault(
             "exit-status-lost",
             "`run` always exits 0",
             (S + "test_exit_status_is_the_exit_status_of_runc_run[3]",),
+            intercept=behaviours.exit_status_lost,
         ),
         Fault(
             "run-keeps-container",
             "`run` without --keep leaves the stopped container behind",
             (L + "test_run_without_keep_deletes_the_container",),
+            intercept=behaviours.run_keeps_container,
         ),
         Fault(
             "no-cgroup-namespace",
@@ -186,28 +195,38 @@ FAULTS: dict[str, Fault] = {
             "list-hides",
             "`list` leaves out the first container",
             (L + "test_list_json_and_table_agree_with_state",),
+            intercept=behaviours.list_hides,
         ),
         Fault(
             "start-hangs",
             "`start` starts the container, then never returns",
             (L + "test_start_runs_the_program_and_state_is_running",),
+            intercept=behaviours.start_hangs,
         ),
         Fault(
             "kill-ignored",
             "`kill` exits 0 and sends nothing",
             (G + "test_term_reaches_a_process_that_traps_it", L + "test_stopped_after_kill"),
+            intercept=behaviours.kill_ignored,
         ),
         Fault(
             "exec-status-lost",
             "`exec` always exits 0",
             (L + "test_exec_runs_in_the_container_and_its_status_propagates[7-running]",),
+            intercept=behaviours.exec_status_lost,
         ),
         Fault(
             "duplicate-id-accepted",
             "create with a taken id exits 0",
             (E + "test_duplicate_id_is_refused",),
+            intercept=behaviours.duplicate_id_accepted,
         ),
-        Fault("start-twice-accepted", "a refused start exits 0", (E + "test_start_twice",)),
+        Fault(
+            "start-twice-accepted",
+            "a refused start exits 0",
+            (E + "test_start_twice",),
+            intercept=behaviours.refused_start_accepted,
+        ),
         Fault(
             "readonly-ignored",
             "mounts the root read-write despite root.readonly",
