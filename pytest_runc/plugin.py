@@ -264,13 +264,8 @@ def bundle_factory(
     def make(
         name: str | None = None, *, rootfs: bool = True, config: dict[str, Any] | None = None
     ) -> Bundle:
-        made = Bundle(
-            _runc_test_dir / (name or f"bundle-{next(numbers)}"),
-            config if config is not None else runc_session.default_config(),
-        )
-        made.path.mkdir()
-        if rootfs:
-            runc_session.rootfs_source.copy_to(made.path / "rootfs")
+        path = _runc_test_dir / (name or f"bundle-{next(numbers)}")
+        made = runc_session.make_bundle(path, config, rootfs=rootfs)
         record.bundles.append(made)
         return made
 

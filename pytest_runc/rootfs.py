@@ -127,11 +127,12 @@ class RootfsSource:
 
     ``source`` is the user's ``--runc-rootfs`` (directory or tarball), or
     None for the built-in busybox. ``workdir`` is a private directory that
-    holds the template for this session (or xdist worker).
+    holds the template for this session (or xdist worker); only building the
+    template needs it, so a source can be checked and described without one.
     """
 
     source: Path | None
-    workdir: Path
+    workdir: Path | None = None
     _template: Path | None = None
 
     def describe(self) -> str:
@@ -161,6 +162,8 @@ class RootfsSource:
             reason = self.problem()
             if reason:
                 raise RootfsError(reason)
+            if self.workdir is None:
+                raise RootfsError("no work directory to build the rootfs template in")
             target = self.workdir / "rootfs-template"
             if target.exists():
                 shutil.rmtree(target)

@@ -80,12 +80,12 @@ class RuncSession:
 
     @cached_property
     def rootfs_source(self) -> RootfsSource:
-        return RootfsSource(self.settings.rootfs, self.workdir.path)
+        # No work directory until a rootfs is copied: a skip must leave nothing.
+        return RootfsSource(self.settings.rootfs)
 
     @property
     def rootfs_problem(self) -> str | None:
-        # Checked without making the work directory: a skip must leave nothing.
-        return RootfsSource(self.settings.rootfs, Path("/nonexistent")).problem()
+        return self.rootfs_source.problem()
 
     @cached_property
     def smoke_problem(self) -> str | None:
@@ -95,7 +95,7 @@ class RuncSession:
         fails here with an error on stderr; every container test then skips
         with that one reason instead of failing for the host's sake.
         """
-        bundle = self.new_bundle("smoke")
+        bundle = self.make_bundle(self.new_test_dir("smoke") / "bundle")
         bundle.command("true").write()
         container_id = f"prt-{self.token}-smoke"
         runtime = self.runtime()
@@ -141,7 +141,7 @@ class RuncSession:
         return f"private per session and xdist worker, under {base_dir()}"
 
     def rootfs_source_description(self) -> str:
-        return RootfsSource(self.settings.rootfs, Path("/nonexistent")).describe()
+        return self.rootfs_source.describe()
 
     def runtime(self, transcript: Transcript | None = None) -> Runtime:
         path, missing = self.binary
@@ -164,11 +164,17 @@ class RuncSession:
         path.mkdir(parents=True)
         return path
 
-    def new_bundle(self, name: str, subdir: str = "bundle") -> Bundle:
-        """A bundle with its own copy of the session's rootfs."""
-        bundle = Bundle(self.new_test_dir(name) / subdir, self.default_config())
+    def make_bundle(
+        self, path: Path, config: dict[str, Any] | None = None, *, rootfs: bool = True
+    ) -> Bundle:
+        """A bundle at ``path``: the default config (or ``config``) and, unless
+        ``rootfs`` is false, its own copy of the session's rootfs."""
+        bundle = Bundle(path, config if config is not None else self.default_config())
         bundle.path.mkdir()
-        self.rootfs_source.copy_to(bundle.path / "rootfs")
+        if rootfs:
+            if self.rootfs_source.workdir is None:
+                self.rootfs_source.workdir = self.workdir.path
+            self.rootfs_source.copy_to(bundle.path / "rootfs")
         return bundle
 
     # -- start and end -------------------------------------------------
