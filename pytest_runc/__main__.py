@@ -1,10 +1,48 @@
-"""``python -m pytest_runc``: command-line tools (``check``)."""
+"""``python -m pytest_runc``: the command-line tools.
+
+- ``check BUNDLE...``: will runc run these bundles, and if not, why.
+- ``rules``: the rule catalogue and what the conformance suite checks of it.
+- ``report merge A.json B.json ...``: a matrix of rules against runtimes.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from pytest_runc.compat.cli import main
+USAGE = """usage: python -m pytest_runc {check,rules,report} ...
+
+  check BUNDLE...        will runc run these bundles, and if not, why (check --help)
+  rules                  the OCI runtime-spec rules and which checks cover them (rules --help)
+  report merge FILE...   a matrix of rules against runtimes from --runc-report files (report --help)
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a subcommand; each parses its own options (exit 2 on bad usage)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else ""
+    if command == "rules":
+        from pytest_runc.rules.cli import main as rules_main
+
+        return rules_main(args[1:])
+    if command == "report":
+        from pytest_runc.matrix.cli import main as report_main
+
+        return report_main(args[1:])
+    if command == "check":
+        from pytest_runc.compat.cli import main as check_main
+
+        return check_main(args)
+    if command in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    sys.stderr.write(USAGE)
+    sys.stderr.write(
+        f"python -m pytest_runc: error: {'unknown command ' + repr(command) if command else 'no command given'}\n"
+    )
+    return 2
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -31,6 +31,9 @@ from pytest_runc.session import BrokenRuntime, RuncSession
 RUNTIME_FIXTURES = frozenset({"runtime", "container", "interactive"})
 NEEDS_RUNC = "needs --runc (container tests are opt-in)"
 
+#: Features that are plugins of their own, each with its hooks in one module.
+pytest_plugins = ["pytest_runc.rules.markers"]
+
 session_key = pytest.StashKey[RuncSession]()
 record_key = pytest.StashKey[TestRecord]()
 _previous_sigterm = pytest.StashKey[Any]()

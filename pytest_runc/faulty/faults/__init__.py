@@ -1,0 +1,1 @@
+"""One module per area of the conformance suite, each with a ``FAULTS`` list."""

@@ -1,0 +1,309 @@
+"""The first faulty runtimes: session, lifecycle, signals, errors, isolation, resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pytest_runc.faulty import behaviours
+from pytest_runc.faulty.model import Config, Fault
+
+
+def _set(path: str, value: Any) -> Callable[[Config], None]:
+    def apply(config: Config) -> None:
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+
+    return apply
+
+
+def _drop_namespace(kind: str) -> Callable[[Config], None]:
+    def apply(config: Config) -> None:
+        linux = config.setdefault("linux", {})
+        linux["namespaces"] = [n for n in linux.get("namespaces", []) if n.get("type") != kind]
+
+    return apply
+
+
+def _drop_resources(config: Config) -> None:
+    config.get("linux", {}).pop("resources", None)
+
+
+def _add_cap(config: Config) -> None:
+    caps = config.setdefault("process", {}).setdefault("capabilities", {})
+    for key in ("bounding", "effective", "permitted"):
+        caps.setdefault(key, []).append("CAP_SYS_ADMIN")
+
+
+def _tamper_env(config: Config) -> None:
+    config.setdefault("process", {}).setdefault("env", []).append("TAMPERED=1")
+
+
+def _drop_masks(config: Config) -> None:
+    config.get("linux", {}).pop("maskedPaths", None)
+    config.get("linux", {}).pop("readonlyPaths", None)
+
+
+def _drop_hooks(config: Config) -> None:
+    config.pop("hooks", None)
+
+
+def _drop_mount_options(config: Config) -> None:
+    for mount in config.get("mounts", []):
+        if mount.get("destination", "").startswith("/prt-"):
+            mount["options"] = [o for o in mount.get("options", []) if o not in {"ro", "nosuid"}]
+
+
+def _drop_additional_gids(config: Config) -> None:
+    config.get("process", {}).get("user", {}).pop("additionalGids", None)
+
+
+def _drop_umask(config: Config) -> None:
+    config.get("process", {}).get("user", {}).pop("umask", None)
+
+
+def _drop_shm(config: Config) -> None:
+    config["mounts"] = [m for m in config.get("mounts", []) if m.get("destination") != "/dev/shm"]
+
+
+def _drop_namespace_paths(config: Config) -> None:
+    for ns in config.get("linux", {}).get("namespaces", []):
+        ns.pop("path", None)
+
+
+def _drop_sysctl(config: Config) -> None:
+    config.get("linux", {}).pop("sysctl", None)
+
+
+def _drop_env(config: Config) -> None:
+    proc = config.get("process", {})
+    proc["env"] = [e for e in proc.get("env", []) if e.startswith("PATH=") or e.startswith("PS1=")]
+
+
+S = "conformance/test_session.py::"
+L = "conformance/test_lifecycle.py::"
+G = "conformance/test_signals.py::"
+E = "conformance/test_errors.py::"
+I = "conformance/test_isolation.py::"  # noqa: E741
+R = "conformance/test_resources.py::"
+
+FAULTS: list[Fault] = [
+    Fault(
+        "wrong-hostname",
+        "sets another hostname than configured",
+        {S + "test_hostname_is_the_configured_one": ""},
+        mutate=_set("hostname", "wrong"),
+    ),
+    Fault(
+        "no-pid-namespace",
+        "runs the container in the host's pid namespace",
+        {S + "test_shell_is_pid_1_and_sees_no_host_process": ""},
+        mutate=_drop_namespace("pid"),
+    ),
+    Fault(
+        "state-lies",
+        "`state` always says running",
+        {L + "test_created_has_init_pid_and_has_not_run_the_program": ""},
+        intercept=behaviours.state_lies,
+    ),
+    Fault(
+        "pause-does-not-freeze",
+        "pause reports success and paused, freezes nothing",
+        {L + "test_pause_freezes_and_resume_thaws": ""},
+        intercept=behaviours.pause_does_not_freeze,
+    ),
+    Fault(
+        "delete-does-nothing",
+        "plain delete exits 0 and deletes nothing",
+        {L + "test_delete_removes_the_container": ""},
+        intercept=behaviours.delete_does_nothing,
+    ),
+    Fault(
+        "exit-status-lost",
+        "`run` always exits 0",
+        {S + "test_exit_status_is_the_exit_status_of_runc_run[3]": ""},
+        intercept=behaviours.exit_status_lost,
+    ),
+    Fault(
+        "run-keeps-container",
+        "`run` without --keep leaves the stopped container behind",
+        {L + "test_run_without_keep_deletes_the_container": ""},
+        intercept=behaviours.run_keeps_container,
+    ),
+    Fault(
+        "no-cgroup-namespace",
+        "ignores a configured cgroup namespace",
+        {I + "test_new_namespaces_differ_from_the_hosts[cgroup]": ""},
+        mutate=_drop_namespace("cgroup"),
+    ),
+    Fault(
+        "umask-ignored",
+        "ignores process.user.umask",
+        {I + "test_umask": ""},
+        mutate=_drop_umask,
+    ),
+    Fault(
+        "no-dev-shm",
+        "leaves out the /dev/shm mount",
+        {I + "test_devices_exist_and_work": ""},
+        mutate=_drop_shm,
+    ),
+    Fault(
+        "namespace-path-ignored",
+        "makes new namespaces instead of joining the configured paths",
+        {I + "test_namespace_path_joins_that_namespace[network]": ""},
+        mutate=_drop_namespace_paths,
+    ),
+    Fault(
+        "root-always-readonly",
+        "mounts the root read-only even when root.readonly is false",
+        {I + "test_writable_root_when_not_readonly": ""},
+        mutate=_set("root.readonly", True),
+    ),
+    Fault(
+        "list-hides",
+        "`list` leaves out the first container",
+        {L + "test_list_json_and_table_agree_with_state": ""},
+        intercept=behaviours.list_hides,
+    ),
+    Fault(
+        "start-hangs",
+        "`start` starts the container, then never returns",
+        {L + "test_start_runs_the_program_and_state_is_running": ""},
+        intercept=behaviours.start_hangs,
+    ),
+    Fault(
+        "kill-ignored",
+        "`kill` exits 0 and sends nothing",
+        {G + "test_term_reaches_a_process_that_traps_it": "", L + "test_stopped_after_kill": ""},
+        intercept=behaviours.kill_ignored,
+    ),
+    Fault(
+        "exec-status-lost",
+        "`exec` always exits 0",
+        {L + "test_exec_runs_in_the_container_and_its_status_propagates[7-running]": ""},
+        intercept=behaviours.exec_status_lost,
+    ),
+    Fault(
+        "duplicate-id-accepted",
+        "create with a taken id exits 0",
+        {E + "test_duplicate_id_is_refused": ""},
+        intercept=behaviours.duplicate_id_accepted,
+    ),
+    Fault(
+        "start-twice-accepted",
+        "a refused start exits 0",
+        {E + "test_start_twice": ""},
+        intercept=behaviours.refused_start_accepted,
+    ),
+    Fault(
+        "readonly-ignored",
+        "mounts the root read-write despite root.readonly",
+        {I + "test_readonly_root": ""},
+        mutate=_set("root.readonly", False),
+    ),
+    Fault(
+        "masks-dropped",
+        "ignores maskedPaths and readonlyPaths",
+        {I + "test_masked_paths_are_hidden": "", I + "test_readonly_paths_are_read_only": ""},
+        mutate=_drop_masks,
+    ),
+    Fault(
+        "extra-capability",
+        "grants CAP_SYS_ADMIN on top of the configured set",
+        {I + "test_capabilities_match_the_config": ""},
+        mutate=_add_cap,
+    ),
+    Fault(
+        "rlimits-ignored",
+        "does not apply process.rlimits",
+        {I + "test_rlimits_are_applied": ""},
+        mutate=_set("process.rlimits", []),
+    ),
+    Fault(
+        "no-new-privileges-dropped",
+        "ignores noNewPrivileges",
+        {I + "test_no_new_privileges[True]": ""},
+        mutate=_set("process.noNewPrivileges", False),
+    ),
+    Fault(
+        "user-ignored",
+        "runs the process as root whatever process.user says",
+        {S + "test_id_is_the_configured_user": "", I + "test_user_and_additional_gids": ""},
+        mutate=_set("process.user", {"uid": 0, "gid": 0}),
+    ),
+    Fault(
+        "additional-gids-dropped",
+        "ignores process.user.additionalGids",
+        {I + "test_user_and_additional_gids": ""},
+        mutate=_drop_additional_gids,
+    ),
+    Fault(
+        "cwd-ignored",
+        "starts the process in / whatever process.cwd says",
+        {I + "test_cwd_and_env": ""},
+        mutate=_set("process.cwd", "/"),
+    ),
+    Fault(
+        "env-dropped",
+        "passes only PATH to the process",
+        {I + "test_cwd_and_env": ""},
+        mutate=_drop_env,
+    ),
+    Fault(
+        "no-network-namespace",
+        "shares the host's network namespace",
+        {I + "test_new_namespaces_differ_from_the_hosts[network]": ""},
+        mutate=_drop_namespace("network"),
+    ),
+    Fault(
+        "no-ipc-namespace",
+        "shares the host's ipc namespace",
+        {I + "test_new_namespaces_differ_from_the_hosts[ipc]": ""},
+        mutate=_drop_namespace("ipc"),
+    ),
+    Fault(
+        "mount-options-dropped",
+        "drops ro and nosuid from bind mounts",
+        {I + "test_mount_options_are_applied": ""},
+        mutate=_drop_mount_options,
+    ),
+    Fault(
+        "sysctl-ignored",
+        "does not apply linux.sysctl",
+        {I + "test_sysctl_is_applied": ""},
+        mutate=_drop_sysctl,
+    ),
+    Fault(
+        "oom-score-ignored",
+        "does not apply process.oomScoreAdj",
+        {I + "test_oom_score_adj": ""},
+        mutate=_set("process.oomScoreAdj", 0),
+    ),
+    Fault(
+        "resources-ignored",
+        "applies no cgroup limits",
+        {
+            R + "test_memory_limit": "",
+            R + "test_pids_limit_stops_a_fork_bomb": "",
+            R + "test_cpu_shares": "",
+        },
+        mutate=_drop_resources,
+    ),
+    Fault(
+        "hooks-not-run",
+        "ignores the hooks",
+        {R + "test_hooks_run_in_order_with_the_state": ""},
+        mutate=_drop_hooks,
+    ),
+    Fault(
+        "config-tampered",
+        "edits config.json in place before running (adds an env var)",
+        {I + "test_config_is_used_as_written": ""},
+        mutate=_tamper_env,
+        tamper=True,
+    ),
+]

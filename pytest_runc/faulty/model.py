@@ -1,0 +1,30 @@
+"""What a faulty runtime is: one broken rule, and the checks that must catch it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_runc.faulty.behaviours import Intercept
+
+Config = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One broken rule: how the wrapper breaks it and which checks must catch it.
+
+    ``catches`` maps each conformance node id (``conformance/test_x.py::test_y[p]``)
+    to a fragment of the assertion message that check must fail with against
+    this fault: the proof run checks the node and the message, not just "a failure".
+    """
+
+    name: str
+    description: str
+    catches: Mapping[str, str]
+    #: Edit config.json for create/run (restored afterwards unless ``tamper``).
+    mutate: Callable[[Config], None] | None = None
+    tamper: bool = False
+    #: Replace or change one command (see ``behaviours``).
+    intercept: Intercept | None = None
