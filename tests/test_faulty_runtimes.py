@@ -1,12 +1,21 @@
-"""Each faulty runtime breaks one rule; the conformance check for it must fail.
+"""The proof rule: every conformance check is made to fail by a faulty runtime.
 
-Runs the named conformance checks in a subprocess against the wrapper, as
-root, and asserts that they fail within the time limit and that nothing is
-left in the state root afterwards.
+Without root: the map between faults and checks is complete both ways —
+every ``catches`` entry names a collected conformance item and an assertion
+message, and every collected item is caught by some fault.
+
+As root (``--runc``): each fault runs the checks it names against a wrapper
+of the real runtime with that one rule broken, and each of those checks must
+FAIL with the intended message (read from the JUnit XML, not from "a line
+that says FAILED"), in time, leaving nothing in the state root.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -16,36 +25,88 @@ from pytest_runc.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.runc
+
+@lru_cache(maxsize=1)
+def conformance_items() -> tuple[str, ...]:
+    """Node ids of the conformance suite, as pytest collects them (no root needed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest", "conformance"],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, f"collecting conformance/ failed:\n{done.stdout}\n{done.stderr}"
+    return tuple(line for line in done.stdout.splitlines() if line.startswith("conformance/"))
 
 
+def test_every_catches_entry_names_a_collected_item_and_a_message():
+    items = set(conformance_items())
+    problems = [
+        f"{name}: {node}" + ("" if node in items else " is not a collected conformance item")
+        for name, fault in FAULTS.items()
+        for node, message in fault.catches.items()
+        if node not in items or not message.strip()
+    ]
+    assert not problems, "catches entries without an item or an intended message:\n" + "\n".join(
+        problems
+    )
+
+
+def test_every_conformance_item_is_caught_by_some_fault():
+    caught = {node for fault in FAULTS.values() for node in fault.catches}
+    uncaught = [node for node in conformance_items() if node not in caught]
+    assert not uncaught, (
+        f"{len(uncaught)} conformance items no faulty runtime proves able to fail"
+        " (add a Fault in pytest_runc/faulty/faults/):\n" + "\n".join(uncaught)
+    )
+
+
+def junit_outcomes(path: Path) -> dict[str, tuple[str, str]]:
+    """node id -> (outcome, failure message) from a JUnit XML file."""
+    outcomes: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        module, _, rest = case.get("classname", "").partition(".test_")
+        parts = f"test_{rest}".split(".") if rest else []
+        # classname "conformance.test_x[.Class]" + name "test_y[p]" -> node id
+        if not parts:
+            continue
+        file = f"{module.replace('.', '/')}/{parts[0]}.py"
+        node = "::".join([file, *parts[1:], case.get("name", "")])
+        failure = case.find("failure")
+        error = case.find("error")
+        if failure is not None:
+            outcomes[node] = ("failed", failure.get("message", ""))
+        elif error is not None:
+            outcomes[node] = ("error", error.get("message", ""))
+        elif case.find("skipped") is not None:
+            outcomes[node] = ("skipped", case.find("skipped").get("message", ""))  # type: ignore[union-attr]
+        else:
+            outcomes[node] = ("passed", "")
+    return outcomes
+
+
+@pytest.mark.runc
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_conformance_catches_the_fault(fault, runtime, pytester, tmp_path):
+def test_fault_fails_its_checks_with_the_intended_message(fault, runtime, tmp_path):
     spec = FAULTS[fault]
     wrapper = write_wrapper(fault, runtime.binary, tmp_path / "bin")
     state_root = tmp_path / "state"
-    result = pytester.runpytest_subprocess(
-        *[str(REPO / node) for node in spec.catches],
-        "--runc",
-        f"--runc-binary={wrapper}",
-        f"--runc-root={state_root}",
-        "--runc-timeout=5",
-        f"--rootdir={REPO}",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:hypothesispytest",
-        "-p",
-        "no:randomly",
-        "-rfE",
-        timeout=120,
-    )
-    output = result.stdout.str()
-    # Node ids print relative to the invocation directory: match their end.
-    failed = [line for line in result.stdout.lines if line.startswith("FAILED ")]
-    for node in spec.catches:
-        assert any(f"{node} " in f"{line} " for line in failed), (
-            f"{node} did not catch {fault!r}:\n{output[-3000:]}"
+    junit = tmp_path / "junit.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *spec.catches, "--runc", f"--runc-binary={wrapper}",
+         f"--runc-root={state_root}", "--runc-timeout=5", f"--junitxml={junit}",
+         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly",
+         "-p", "no:xdist", "-q", "-rfE"],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=180,
+    )  # fmt: skip
+    output = done.stdout[-4000:] + done.stderr[-2000:]
+    assert junit.exists(), f"no JUnit XML from the run against {fault!r}:\n{output}"
+    outcomes = junit_outcomes(junit)
+    for node, intended in spec.catches.items():
+        outcome, message = outcomes.get(node, ("not run", ""))
+        assert outcome == "failed", f"{node} {outcome} against {fault!r}:\n{output}"
+        assert intended in message, (
+            f"{node} failed against {fault!r} but not with the intended message"
+            f" {intended!r}; it said: {message[:1500]!r}"
         )
     leftovers = Runtime(runtime.binary, state_root).list_ids() if state_root.exists() else []
     assert leftovers == [], f"containers left behind after {fault!r}: {leftovers}"

@@ -1,0 +1,55 @@
+"""Which conformance checks carry which rule ids: the coverage index.
+
+The index (``coverage.json``, shipped with the package) is derived from the
+``oci_rule``/``runc_cli`` markers of a conformance suite by collecting it
+with pytest; ``python -m pytest_runc rules --update-coverage`` rewrites it
+and a test keeps it equal to what collection finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_runc.rules import COVERAGE_FILE
+from pytest_runc.rules.markers import rule_ids
+
+
+class _Collector:
+    """A pytest plugin that records every collected item's rule ids."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, list[str]] = {}
+        self.errors = 0
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors += 1
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            for rule_id in rule_ids(item):
+                self.index.setdefault(rule_id, []).append(item.nodeid)
+
+
+def collect_coverage(suite: Path) -> dict[str, list[str]]:
+    """rule id -> node ids, sorted, by collecting ``suite`` (no test runs).
+
+    Raises RuntimeError with pytest's output if collection fails.
+    """
+    collector = _Collector()
+    output = io.StringIO()
+    args = ["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+    with contextlib.redirect_stdout(output):
+        status = pytest.main([*args, str(suite)], plugins=[collector])
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or collector.errors:
+        raise RuntimeError(f"collecting {suite} failed (exit {int(status)}):\n{output.getvalue()}")
+    return {rule_id: sorted(nodes) for rule_id, nodes in sorted(collector.index.items())}
+
+
+def write_coverage(index: dict[str, list[str]], path: Path = COVERAGE_FILE) -> None:
+    path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", encoding="utf-8")
