@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
+from pytest_runc.host import readlink as host_readlink
 from pytest_runc.linux import NS_FILES, decode_capabilities, status_fields
 
 pytestmark = pytest.mark.runc
@@ -27,15 +27,22 @@ def run_output(container, bundle, script: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("kind", ["pid", "network", "ipc", "uts", "mount", "cgroup"])
+# "mount" is left out: a runtime without its own mount namespace would mount
+# over the host (runc refuses such a config); the exact mount table check in
+# test_mounts_exact.py fails for it instead.
+@pytest.mark.oci_rule("config-linux.namespaces.new-when-no-path")
+@pytest.mark.parametrize("kind", ["pid", "network", "ipc", "uts", "cgroup"])
 def test_new_namespaces_differ_from_the_hosts(bundle, container, kind):
     """config-linux.md "Namespaces": without a path, the runtime makes a new namespace."""
     bundle.add_namespace(kind)
+    if kind == "uts":
+        bundle.hostname(None)  # a hostname needs a uts namespace: check the namespace alone
     inside = run_output(container, bundle, f"readlink /proc/self/ns/{NS_FILES[kind]}").strip()
     assert inside.startswith(NS_FILES[kind] + ":["), inside
     assert inside != os.readlink(f"/proc/self/ns/{NS_FILES[kind]}"), f"host's {kind} namespace"
 
 
+@pytest.mark.oci_rule("config-linux.namespaces.path-joins")
 @pytest.mark.runc_root  # rootless: those namespaces belong to another user namespace
 @pytest.mark.parametrize("kind", ["network", "ipc", "uts"])
 def test_namespace_path_joins_that_namespace(bundle_factory, container, kind):
@@ -51,9 +58,12 @@ def test_namespace_path_joins_that_namespace(bundle_factory, container, kind):
     second_bundle.add_namespace(kind, target).shell(f"readlink /proc/self/ns/{NS_FILES[kind]}")
     done = container(second_bundle).run()
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == os.readlink(target)
+    assert done.stdout.strip() == host_readlink(target, sudo=first.runtime.sudo), (
+        f"did not join {target}: the process is in {done.stdout.strip()}"
+    )
 
 
+@pytest.mark.oci_rule("config.root.readonly-enforced")
 def test_readonly_root(bundle, container):
     """config.md "root.readonly": the root filesystem is read-only inside."""
     bundle.readonly(True)
@@ -62,6 +72,7 @@ def test_readonly_root(bundle, container):
     assert not (bundle.rootfs / "probe").exists()
 
 
+@pytest.mark.oci_rule("runtime.lifecycle.create-env-from-config")
 def test_writable_root_when_not_readonly(bundle, container):
     """config.md "root.readonly" false: writes reach the bundle's rootfs."""
     bundle.readonly(False)
@@ -78,17 +89,45 @@ def first_existing(*paths: str) -> str:
     pytest.skip(f"none of {paths} exists on this kernel")
 
 
-def test_masked_paths_are_hidden(bundle, container):
-    """config-linux.md "Masked Paths": masked files read as empty, masked dirs are empty."""
-    masked_file = first_existing("/proc/kcore", "/proc/keys", "/proc/timer_list")
-    masked_dir = first_existing("/sys/firmware", "/proc/acpi")
-    bundle.linux["maskedPaths"] = [masked_file, masked_dir]
-    out = run_output(container, bundle, f"wc -c < {masked_file}; ls -A {masked_dir} | wc -l")
-    size, entries = out.split()
-    assert size == "0", f"{masked_file} readable inside: {size} bytes"
-    assert entries == "0", f"{masked_dir} is not masked"
+def first_with_content(container, bundle_factory, *paths: str) -> str:
+    """The first path that has content in an unmasked container (a non-empty file
+    or directory): masking it then shows, where masking an empty one proves
+    nothing. Looked at from inside, so it works as root, through sudo and rootless."""
+    probe = bundle_factory()
+    probe.linux["maskedPaths"] = []
+    tests = " ".join(
+        f'[ -n "$(head -c 1 {p} 2>/dev/null; ls -A {p} 2>/dev/null | head -n 1)" ] && echo {p};'
+        for p in paths
+    )
+    found = run_output(lambda: container(probe), probe, tests + " true").split()
+    if not found:
+        pytest.skip(f"none of {paths} has content in a container on this host")
+    return found[0]
 
 
+@pytest.mark.oci_rule("runtime.create.applies-config-except-process")
+def test_masked_file_reads_empty(bundle_factory, bundle, container):
+    """config-linux.md "Masked Paths": a masked file reads as empty inside."""
+    masked = first_with_content(
+        container, bundle_factory, "/proc/timer_list", "/proc/sched_debug", "/proc/keys"
+    )
+    bundle.linux["maskedPaths"] = [masked]
+    size = run_output(container, bundle, f"cat {masked} | wc -c").strip()
+    assert size == "0", f"masked {masked} reads {size} bytes inside"
+
+
+@pytest.mark.oci_rule("runtime.create.applies-config-except-process")
+def test_masked_directory_is_empty(bundle_factory, bundle, container):
+    """config-linux.md "Masked Paths": a masked directory shows no entries inside."""
+    masked = first_with_content(
+        container, bundle_factory, "/sys/firmware", "/proc/acpi", "/proc/scsi"
+    )
+    bundle.linux["maskedPaths"] = [masked]
+    entries = run_output(container, bundle, f"ls -A {masked}").split()
+    assert entries == [], f"masked {masked} shows {entries} inside"
+
+
+@pytest.mark.oci_rule("runtime.create.applies-config-except-process")
 def test_readonly_paths_are_read_only(bundle, container):
     """config-linux.md "Readonly Paths": each is mounted read-only."""
     paths = ["/proc/sys", first_existing("/proc/sysrq-trigger", "/proc/bus", "/proc/irq")]
@@ -100,23 +139,53 @@ def test_readonly_paths_are_read_only(bundle, container):
         assert "ro" in options[path], f"{path} is mounted {options[path]}"
 
 
-def test_capabilities_match_the_config(bundle, container):
-    """config.md "process.capabilities": bounding, effective and permitted as configured."""
-    bundle.capabilities("CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+#: Five different sets where the kernel allows it. The process runs as root, so
+#: exec makes permitted and effective the bounding set (capabilities(7)):
+#: those three are equal; inheritable and ambient are smaller, each its own.
+CAPABILITY_SETS = {
+    "bounding": ["CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+    "effective": ["CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+    "permitted": ["CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+    "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+    "ambient": ["CAP_NET_BIND_SERVICE"],
+}
+STATUS_FIELD = {
+    "bounding": "CapBnd",
+    "effective": "CapEff",
+    "permitted": "CapPrm",
+    "inheritable": "CapInh",
+    "ambient": "CapAmb",
+}
+
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+@pytest.mark.parametrize("kind", list(CAPABILITY_SETS))
+def test_capability_set_is_exactly_the_configured_one(bundle, container, kind):
+    """config.md "process.capabilities": each of the five sets holds exactly the
+    configured capabilities: none missing, none added."""
+    bundle.process["capabilities"] = {key: list(names) for key, names in CAPABILITY_SETS.items()}
     status = status_fields(run_output(container, bundle, "cat /proc/self/status"))
-    caps = bundle.process["capabilities"]
-    for field, key in (("CapBnd", "bounding"), ("CapEff", "effective"), ("CapPrm", "permitted")):
-        assert decode_capabilities(status[field]) == set(caps[key]), f"{key} differs"
+    seen = decode_capabilities(status[STATUS_FIELD[kind]])
+    wanted = set(CAPABILITY_SETS[kind])
+    assert seen == wanted, (
+        f"{kind} capabilities: added {sorted(seen - wanted)}, missing {sorted(wanted - seen)}"
+    )
 
 
+@pytest.mark.oci_rule("runtime.start.runs-process")
 @pytest.mark.parametrize("enabled", [True, False])
 def test_no_new_privileges(bundle, container, enabled):
     """config.md "process.noNewPrivileges": sets the no_new_privs bit exactly when true."""
     bundle.process["noNewPrivileges"] = enabled
     status = status_fields(run_output(container, bundle, "cat /proc/self/status"))
-    assert status["NoNewPrivs"] == ("1" if enabled else "0")
+    assert status["NoNewPrivs"] == ("1" if enabled else "0"), (
+        f"NoNewPrivs is {status['NoNewPrivs']} with noNewPrivileges {enabled}"
+    )
 
 
+@pytest.mark.oci_rule(
+    "config.posix-process.rlimit-soft-applied", "config.posix-process.rlimit-hard-applied"
+)
 def test_rlimits_are_applied(bundle, container):
     """config.md "process.rlimits": soft and hard limits as configured."""
     bundle.rlimit("RLIMIT_NOFILE", 123, 456)
@@ -125,109 +194,122 @@ def test_rlimits_are_applied(bundle, container):
     assert row.split()[3:5] == ["123", "456"], row
 
 
+@pytest.mark.oci_rule("runtime.start.runs-process")
 @pytest.mark.runc_root  # rootless maps only one uid
-def test_user_and_additional_gids(bundle, container):
-    """config.md "User" (POSIX): uid, gid and additionalGids as configured."""
+def test_user_uid_and_gid(bundle, container):
+    """config.md "User" (POSIX): the process runs with the configured uid and gid."""
     bundle.user(1000, 1001, [2001, 2002])
     status = status_fields(run_output(container, bundle, "cat /proc/self/status"))
-    assert status["Uid"].split()[:2] == ["1000", "1000"]
-    assert status["Gid"].split()[:2] == ["1001", "1001"]
-    assert set(status["Groups"].split()) == {"2001", "2002"}
+    ids = (status["Uid"].split()[:2], status["Gid"].split()[:2])
+    assert ids == (["1000", "1000"], ["1001", "1001"]), f"uid {ids[0]}, gid {ids[1]}"
 
 
-def test_cwd_and_env(bundle, container):
-    """config.md "process": cwd is the working directory; env is the environment."""
-    bundle.cwd("/tmp").env(PRT_GREETING="hello world", PRT_EMPTY="")
-    out = run_output(container, bundle, 'pwd; echo "[$PRT_GREETING]"; echo "[${PRT_EMPTY-unset}]"')
-    assert out.splitlines() == ["/tmp", "[hello world]", "[]"]
+@pytest.mark.oci_rule("runtime.start.runs-process")
+@pytest.mark.runc_root  # rootless maps only one gid
+def test_additional_gids(bundle, container):
+    """config.md "User" (POSIX): the supplementary groups are exactly additionalGids."""
+    bundle.user(1000, 1001, [2001, 2002])
+    status = status_fields(run_output(container, bundle, "cat /proc/self/status"))
+    groups = set(status["Groups"].split())
+    assert groups == {"2001", "2002"}, f"supplementary groups {sorted(groups)}"
 
 
+@pytest.mark.oci_rule("runtime.start.runs-process")
+def test_cwd(bundle, container):
+    """config.md "process.cwd": the process starts in the configured directory."""
+    bundle.cwd("/tmp")
+    cwd = run_output(container, bundle, "pwd").strip()
+    assert cwd == "/tmp", f"the process started in {cwd!r}"
+
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+def test_env_is_exactly_the_configured_environment(bundle, container):
+    """config.md "process.env": the process gets the configured variables, values
+    as written (spaces, empty), and no others (but what the shell sets itself)."""
+    bundle.env(PRT_GREETING="hello world", PRT_EMPTY="")
+    out = run_output(container, bundle, "env")
+    seen = {line for line in out.splitlines() if not line.startswith(("HOME=", "PWD=", "SHLVL="))}
+    wanted = set(bundle.process["env"])
+    assert seen == wanted, (
+        f"environment: added {sorted(seen - wanted)}, missing {sorted(wanted - seen)}"
+    )
+
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
 def test_umask(bundle, container):
     """config.md "User" umask (spec 1.0.2, runc >= 1.1): the process starts with it."""
     bundle.process["user"]["umask"] = 0o027
-    assert run_output(container, bundle, "umask").strip() == "0027"
+    umask = run_output(container, bundle, "umask").strip()
+    assert umask == "0027", f"the process starts with umask {umask}, configured 0027"
 
 
-def test_mount_options_are_applied(bundle_factory, bundle, container, tmp_path):
-    """config.md "Mounts": bind mounts carry ro/nosuid; tmpfs gets its size."""
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "hello").write_text("from the host\n")
-    bundle.mount("/prt-data", "bind", str(shared), ["rbind", "ro", "nosuid"])
-    bundle.mount("/prt-tmp", "tmpfs", "tmpfs", ["nosuid", "size=1m"])
-    out = run_output(
-        container,
-        bundle,
-        "cat /prt-data/hello; touch /prt-data/x 2>/dev/null; echo w=$?;"
-        " grep ' /prt-' /proc/self/mounts",
-    )
-    lines = out.splitlines()
-    assert lines[0] == "from the host"
-    assert lines[1] != "w=0", "wrote through a ro bind mount"
-    options = {line.split()[1]: line.split()[3].split(",") for line in lines[2:]}
-    assert {"ro", "nosuid"} <= set(options["/prt-data"]), options["/prt-data"]
-    assert "size=1024k" in options["/prt-tmp"] and "nosuid" in options["/prt-tmp"]
-    assert not (shared / "x").exists()
-
-
-def test_devices_exist_and_work(bundle, container):
-    """config-linux.md "Default Devices" and runc spec mounts: /dev/null, /dev/zero,
-    /dev/pts (devpts) and /dev/shm (tmpfs) are usable."""
-    out = run_output(
-        container,
-        bundle,
-        "[ -c /dev/null ] && echo x > /dev/null && echo null-ok;"
-        " [ -c /dev/zero ] && head -c 4 /dev/zero | wc -c;"
-        " echo shm > /dev/shm/probe && cat /dev/shm/probe;"
-        " grep -E ' /dev/(pts|shm) ' /proc/self/mounts | cut -d' ' -f2,3",
-    )
-    assert out.split("\n")[:3] == ["null-ok", "4", "shm"]
-    assert "/dev/pts devpts" in out and "/dev/shm tmpfs" in out
-
-
+@pytest.mark.oci_rule("runtime.create.applies-config-except-process")
 def test_sysctl_is_applied(bundle, container):
     """config-linux.md "Sysctl": namespaced kernel parameters are set for the container."""
     bundle.add_namespace("network")  # net.* sysctls are per network namespace
     bundle.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}
-    assert run_output(container, bundle, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+    value = run_output(container, bundle, "cat /proc/sys/net/ipv4/ip_forward").strip()
+    assert value == "1", f"net.ipv4.ip_forward is {value} inside, configured 1"
 
 
+@pytest.mark.oci_rule("config.linux-process.oom-score-adj-set")
 def test_oom_score_adj(bundle, container):
     """config.md "process.oomScoreAdj": written to /proc/self/oom_score_adj."""
     bundle.process["oomScoreAdj"] = 345
-    assert run_output(container, bundle, "cat /proc/self/oom_score_adj").strip() == "345"
+    value = run_output(container, bundle, "cat /proc/self/oom_score_adj").strip()
+    assert value == "345", f"oom_score_adj is {value}, configured 345"
 
 
-def test_config_is_used_as_written(bundle, container):
-    """bundle.md: the runtime reads config.json; it must not rewrite the user's file,
-    and the process sees exactly the configured environment."""
+@pytest.mark.oci_rule("runtime.lifecycle.create-env-from-config")
+def test_config_json_is_not_rewritten(bundle, container):
+    """bundle.md: the runtime reads config.json; it does not rewrite the user's file."""
     bundle.env(PRT_MARK="as-written")
-    out = run_output(container, bundle, "env | sort")
+    run_output(container, bundle, "true")
     written = json.loads(bundle.config_path.read_text())
     assert written == bundle.config, "config.json on disk changed while the container ran"
-    seen = {line for line in out.splitlines() if not line.startswith(("HOME=", "PWD=", "SHLVL="))}
-    assert seen == set(bundle.process["env"]), "the process's environment is not the config's"
 
 
-def test_rootfs_copy_is_private(rootfs):
-    """pytest-runc itself: each test gets its own rootfs copy (a real directory)."""
-    assert rootfs.is_dir() and not rootfs.is_symlink()
-    assert os.readlink(Path(rootfs) / "bin" / "sh") == "busybox"
+def cgroup_paths(text: str) -> dict[str, str]:
+    """/proc/PID/cgroup as hierarchy (its controllers, or "" for v2) -> path."""
+    paths = {}
+    for line in text.split():
+        _, controllers, path = line.split(":", 2)
+        paths[controllers] = path
+    return paths
 
 
-@pytest.mark.runc_cgroup("v1", "hybrid")
-def test_cgroup_namespace_hides_the_host_hierarchy_v1(bundle, container):
-    """config-linux.md "Namespaces" (cgroup), cgroup v1: every controller's path
-    reads as the namespace root "/"."""
+@pytest.mark.oci_rule("config-linux.namespaces.new-when-no-path")
+def test_cgroup_namespace_hides_the_host_hierarchy(bundle, container):
+    """config-linux.md "Namespaces" (cgroup): inside a cgroup namespace, the
+    container's own cgroup is the root "/" of every hierarchy (v1 and v2)."""
     bundle.add_namespace("cgroup")
-    lines = run_output(container, bundle, "cat /proc/self/cgroup").split()
-    paths = [line.split(":", 2)[2] for line in lines if not line.startswith("0::")]
-    assert paths, lines
-    assert set(paths) == {"/"}, f"host cgroup paths visible: {lines}"
+    paths = cgroup_paths(run_output(container, bundle, "cat /proc/1/cgroup"))
+    assert paths, "/proc/1/cgroup is empty"
+    wrong = {hierarchy: path for hierarchy, path in paths.items() if path != "/"}
+    assert not wrong, f"cgroup paths other than the namespace root: {wrong}"
 
 
-@pytest.mark.runc_cgroup("v2")
-def test_cgroup_namespace_hides_the_host_hierarchy_v2(bundle, container):
-    """config-linux.md "Namespaces" (cgroup), cgroup v2: the unified path is "/"."""
-    bundle.add_namespace("cgroup")
-    assert run_output(container, bundle, "cat /proc/self/cgroup").split() == ["0::/"]
+@pytest.mark.oci_rule("config-linux.cgroups-path.absolute-under-mount")
+@pytest.mark.runc_root  # rootless runc makes no cgroups of its own
+def test_cgroup_path_is_the_configured_cgroups_path(bundle, container):
+    """config-linux.md "Cgroups Path": the container's process is in the configured
+    cgroupsPath (absolute: from the hierarchy's root), in every hierarchy."""
+    made = container()
+    wanted = f"/{made.id}-cgroups-path"  # unique, and never runc's own default
+    bundle.linux["cgroupsPath"] = wanted
+    bundle.shell("cat /proc/1/cgroup")
+    done = made.run()
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    paths = cgroup_paths(done.stdout)
+    assert paths, "/proc/1/cgroup is empty"
+    wrong = {hierarchy: path for hierarchy, path in paths.items() if path != wanted}
+    assert not wrong, f"cgroup paths other than the configured {wanted}: {wrong}"
+
+
+@pytest.mark.oci_rule("runtime.lifecycle.create-env-from-config")
+def test_no_process_beyond_the_containers_own(bundle, container):
+    """config-linux.md "Namespaces" (pid): the container's process is alone in its
+    pid namespace; the runtime leaves no process of its own there."""
+    # `echo` and the glob are shell builtins: listing forks no process.
+    pids = run_output(container, bundle, "echo /proc/[0-9]*").split()
+    assert pids == ["/proc/1"], f"processes in the container besides its own: {pids}"

@@ -1,7 +1,10 @@
-"""Reading Linux facts about a process: capabilities, cgroups, namespaces."""
+"""Reading Linux facts about a process: capabilities, cgroups, namespaces, mounts."""
 
 from __future__ import annotations
 
+import posixpath
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Capability names by bit number (linux/capability.h).
@@ -53,3 +56,99 @@ def cgroup_dir(pid: int, controller: str, mode: str) -> Path:
         if controller in controllers.split(","):
             return Path("/sys/fs/cgroup") / controller / path.lstrip("/")
     raise LookupError(f"process {pid} has no {controller} cgroup")
+
+
+@dataclass(frozen=True)
+class MountEntry:
+    """One line of a ``/proc/PID/mountinfo`` table."""
+
+    root: str  # the directory of the filesystem that is mounted here ("/" for a whole one)
+    point: str  # where it is mounted, as seen by the process
+    fstype: str
+    options: tuple[str, ...]  # per-mount options (ro, noexec, ...) then the superblock's
+    source: str = ""
+    #: The per-mount flags alone (ro/rw, nosuid, nodev, noexec, relatime ...).
+    flags: frozenset[str] = frozenset()
+    #: The superblock's options alone (size=, mode=, gid= ...): name -> value ("" if bare).
+    fs_options: dict[str, str] = field(default_factory=dict)
+
+    def has(self, option: str) -> bool:
+        return option in self.options
+
+
+def _unescape(field: str) -> str:
+    # The kernel writes space, tab, newline and backslash as \ooo octal.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mount_table(path: str | Path = "/proc/self/mountinfo") -> list[MountEntry]:
+    """The mount table of a process (default: this one); empty if unreadable.
+
+    The one parser of mount tables in pytest-runc: the work directory's tmpfs
+    check, the cgroup mode, the unmounting of leftovers and the tests' leftover
+    counts all read it through here.
+    """
+    try:
+        with open(path) as f:
+            return parse_mountinfo(f.read())
+    except OSError:
+        return []
+
+
+def parse_mountinfo(text: str) -> list[MountEntry]:
+    """The mounts of a ``/proc/PID/mountinfo`` text (one read inside a container, say)."""
+    entries = []
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" not in fields[6:]:
+            continue
+        dash = fields.index("-", 6)
+        if len(fields) < dash + 3:
+            continue
+        flags = fields[5].split(",")
+        superblock = fields[dash + 3].split(",") if len(fields) > dash + 3 else []
+        entries.append(
+            MountEntry(
+                root=_unescape(fields[3]),
+                point=_unescape(fields[4]),
+                fstype=fields[dash + 1],
+                options=tuple(flags + superblock),
+                source=_unescape(fields[dash + 2]),
+                flags=frozenset(flags),
+                fs_options={k: v for k, _, v in (o.partition("=") for o in superblock)},
+            )
+        )
+    return entries
+
+
+def mount_of(path: str, mounts: list[MountEntry]) -> MountEntry:
+    """The mount that ``path`` is on: the deepest mount point containing it (the
+    top one when several are stacked there)."""
+    found = [
+        (len(m.point), index, m)
+        for index, m in enumerate(mounts)
+        if path == m.point or path.startswith(m.point.rstrip("/") + "/")
+    ]
+    if not found:
+        raise LookupError(f"{path} is on no mount")
+    return max(found, key=lambda entry: entry[:2])[2]
+
+
+def cgroup_dirs(pid: int) -> list[Path]:
+    """The host directories of every cgroup ``pid`` is in (each v1 hierarchy, and
+    the unified one), found through the host's cgroup mounts."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        entries = [line.strip().split(":", 2) for line in f if line.strip()]
+    mounts = [m for m in mount_table() if m.fstype in ("cgroup", "cgroup2")]
+    found = []
+    for hierarchy, controllers, path in entries:
+        for base in mounts:
+            named = {f"{k}={v}" if v else k for k, v in base.fs_options.items()}
+            v2 = hierarchy == "0" and base.fstype == "cgroup2"
+            if not v2 and not (base.fstype == "cgroup" and set(controllers.split(",")) <= named):
+                continue
+            # A mount of a sub-cgroup (mount.root) shows the paths below it.
+            relative = posixpath.relpath(path, base.root) if base.root != "/" else path.lstrip("/")
+            found.append(Path(base.point) / relative)
+            break
+    return found

@@ -192,3 +192,265 @@ def refused_start_accepted(call: Call) -> int | None:
         return None
     run(call.real, capture=True)
     return 0
+
+
+def delete_leaves_cgroups(call: Call) -> int | None:
+    """``delete`` removes the container but then puts its cgroup directories back
+    (empty), as a runtime that forgets to remove them would leave them."""
+    if call.command != "delete":
+        return None
+    from pytest_runc.linux import cgroup_dirs  # only this fault needs it
+
+    state = run([call.real_binary, *call.global_opts, "state", call.container_id], capture=True)
+    pid = json.loads(state.stdout).get("pid", 0) if state.returncode == 0 else 0
+    try:
+        dirs = cgroup_dirs(pid) if pid else []
+    except OSError:
+        dirs = []
+    done = run(call.real)
+    for directory in dirs:
+        if directory.exists():
+            continue
+        try:
+            directory.mkdir()
+        except OSError:
+            continue  # best effort: the fault is that they are left, not that all are
+    return exit_of(done.returncode)
+
+
+# -- lifecycle, state, session and error faults (faults/lifecycle.py) -------
+
+_EXEC_WITH_VALUE = {
+    "--console-socket", "--pid-file", "--process", "-p", "--cwd", "--env", "-e", "--user",
+    "-u", "--additional-gids", "-g", "--process-label", "--apparmor", "--cap", "-c",
+    "--preserve-fds", "--cgroup",
+}  # fmt: skip
+
+
+def _sibling(call: Call, *args: str) -> list[str]:
+    """Another command of the real runtime, with the same global options (--root)."""
+    return [call.real_binary, *call.global_opts, *args]
+
+
+def _once(call: Call, what: str) -> bool:
+    """True the first time ``what`` happens to this container, False afterwards.
+
+    Faults that break a rule once per container: the suite's teardown (resume,
+    state, delete) then meets the real runtime and leaves nothing behind.
+    """
+    marker = _paused_marker(call.container_id).with_name(f"{what}-{call.container_id}")
+    if marker.exists():
+        return False
+    marker.touch()
+    return True
+
+
+def _rewrite_state(call: Call, fix: Callable[[dict[str, Any]], None]) -> int:
+    """Run ``state`` for real and print its JSON passed through ``fix``."""
+    done = run(call.real, capture=True)
+    if done.returncode == 0:
+        sys.stdout.write(_rewrite_states(done.stdout, fix))
+    else:
+        sys.stderr.write(done.stderr)
+    return int(done.returncode)
+
+
+def _status_swap(was: str, reported: str, *, once: bool = False) -> Intercept:
+    def intercept(call: Call) -> int | None:
+        if call.command != "state":
+            return None
+
+        def fix(item: dict[str, Any]) -> None:
+            if item.get("status") == was and (not once or _once(call, f"state-{was}")):
+                item["status"] = reported
+
+        return _rewrite_state(call, fix)
+
+    return intercept
+
+
+#: ``state`` says created for a running container.
+state_hides_running = _status_swap("running", "created")
+#: ``state`` says running for a stopped container.
+state_never_stopped = _status_swap("stopped", "running")
+#: The first ``state`` of a paused container says running (teardown then
+#: sees paused, thaws and deletes it).
+state_hides_paused = _status_swap("paused", "running", once=True)
+
+
+def _state_field(key: str, value: Callable[[dict[str, Any]], Any]) -> Intercept:
+    def intercept(call: Call) -> int | None:
+        if call.command != "state":
+            return None
+
+        def fix(item: dict[str, Any]) -> None:
+            if key in item:
+                item[key] = value(item)
+
+        return _rewrite_state(call, fix)
+
+    return intercept
+
+
+state_wrong_id = _state_field("id", lambda item: f"{item['id']}-other")
+state_wrong_bundle = _state_field("bundle", lambda item: str(Path(item["bundle"]).parent))
+#: Reports the test runner's pid (the wrapper's parent) as the container's.
+state_wrong_pid = _state_field("pid", lambda item: os.getppid() if item.get("pid") else 0)
+
+
+def state_without_oci_version(call: Call) -> int | None:
+    """``state`` leaves out ociVersion."""
+    if call.command != "state":
+        return None
+    return _rewrite_state(call, lambda item: item.pop("ociVersion", None))
+
+
+def create_starts(call: Call) -> int | None:
+    """``create`` starts the user program right away."""
+    if call.command != "create":
+        return None
+    status = exit_of(run(call.real).returncode)
+    if status == 0:
+        run(_sibling(call, "start", call.container_id))
+    return status
+
+
+def pid_file_wrong(call: Call) -> int | None:
+    """``--pid-file`` receives a pid one above init's."""
+    if call.command not in {"create", "run"} or "--pid-file" not in call.sub:
+        return None
+    status = exit_of(run(call.real).returncode)
+    path = Path(call.sub[call.sub.index("--pid-file") + 1])
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return status
+    path.write_text(str(pid + 1))
+    return status
+
+
+def start_does_nothing(call: Call) -> int | None:
+    return 0 if call.command == "start" else None
+
+
+def resume_does_nothing(call: Call) -> int | None:
+    """The first ``resume`` of each container exits 0 and thaws nothing."""
+    return 0 if call.command == "resume" and _once(call, "resume") else None
+
+
+def detach_ignored(call: Call) -> int | None:
+    """``run --detach`` runs in the foreground, waiting for the process."""
+    if call.command != "run" or not {"--detach", "-d"} & set(call.sub):
+        return None
+    sub = [arg for arg in call.sub if arg not in {"--detach", "-d"}]
+    return exit_of(run(_sibling(call, "run", *sub)).returncode)
+
+
+def keep_ignored(call: Call) -> int | None:
+    """``run --keep`` deletes the container anyway."""
+    if call.command != "run" or "--keep" not in call.sub:
+        return None
+    sub = [arg for arg in call.sub if arg != "--keep"]
+    return exit_of(run(_sibling(call, "run", *sub)).returncode)
+
+
+def _exec_command(call: Call) -> list[str]:
+    """The process argv of an ``exec`` call (after the options and the id)."""
+    index = 0
+    while index < len(call.sub) and call.sub[index].startswith("-"):
+        index += 2 if call.sub[index] in _EXEC_WITH_VALUE else 1
+    return call.sub[index + 1 :]
+
+
+def exec_on_host(call: Call) -> int | None:
+    """``exec`` runs the process on the host, outside the container."""
+    if call.command != "exec":
+        return None
+    return exit_of(subprocess.run(_exec_command(call), check=False).returncode)
+
+
+def _status_plus_one(command: str) -> Intercept:
+    def intercept(call: Call) -> int | None:
+        if call.command != command:
+            return None
+        return (exit_of(run(call.real).returncode) + 1) % 256
+
+    return intercept
+
+
+exec_status_off_by_one = _status_plus_one("exec")
+
+
+def terminal_run_status_off_by_one(call: Call) -> int | None:
+    """``run`` of a process with a terminal exits with the process's status plus one
+    (the terminal path's bug; a plain ``run`` reports the status right)."""
+    if call.command != "run":
+        return None
+    try:
+        terminal = json.loads((call.bundle / "config.json").read_text())["process"]["terminal"]
+    except (OSError, ValueError, KeyError, TypeError):
+        terminal = False
+    return (exit_of(run(call.real).returncode) + 1) % 256 if terminal else None
+
+
+def ps_empty(call: Call) -> int | None:
+    if call.command != "ps":
+        return None
+    sys.stdout.write("[]\n" if "json" in call.sub else "UID PID PPID C STIME TTY TIME CMD\n")
+    return 0
+
+
+def _rewrite_event(call: Call, fix: Callable[[dict[str, Any]], None]) -> int | None:
+    if call.command != "events" or "--stats" not in call.sub:
+        return None
+    done = run(call.real, capture=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        return int(done.returncode)
+    for line in done.stdout.splitlines():
+        event = json.loads(line)
+        fix(event)
+        sys.stdout.write(json.dumps(event) + "\n")
+    return 0
+
+
+def events_wrong_id(call: Call) -> int | None:
+    return _rewrite_event(call, lambda event: event.update(id=f"{event.get('id')}-other"))
+
+
+def _zero_usage(event: dict[str, Any]) -> None:
+    data = event.get("data") or {}
+    data.get("pids", {})["current"] = 0
+    data.get("memory", {}).get("usage", {})["usage"] = 0
+
+
+def events_stats_zeroed(call: Call) -> int | None:
+    return _rewrite_event(call, _zero_usage)
+
+
+def _run_stderr_captured(call: Call) -> tuple[int, str]:
+    """Run the real command with stdout untouched and stderr read back."""
+    with tempfile.TemporaryFile("w+") as err:
+        done = subprocess.run(call.real, stderr=err, text=True, check=False)
+        err.seek(0)
+        return exit_of(done.returncode), err.read()
+
+
+def errors_swallowed(call: Call) -> int | None:
+    """Every refused command reports success, silently."""
+    if not call.command:
+        return None
+    status, _ = _run_stderr_captured(call)
+    return 0 if status != 0 else status
+
+
+def errors_reworded(call: Call) -> int | None:
+    """Every refusal keeps its exit status but names no cause."""
+    if not call.command:
+        return None
+    status, stderr = _run_stderr_captured(call)
+    if status != 0:
+        sys.stderr.write('time="2000-01-01T00:00:00Z" level=error msg="operation failed"\n')
+    else:
+        sys.stderr.write(stderr)
+    return status

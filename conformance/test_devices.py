@@ -1,0 +1,101 @@
+"""/dev inside the container: the default devices, the configured ones, and nothing else.
+
+Rules: runtime spec config-linux.md "Devices" and "Default Devices". What a
+runtime documents adding to /dev is declared in pytest_runc/expectations.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_runc.expectations import DEFAULT_DEVICES, additions_for
+
+pytestmark = pytest.mark.runc
+
+#: A device the config asks for: /dev/prt-zero, the zero device, mode 0640.
+CONFIGURED = {
+    "path": "/dev/prt-zero",
+    "type": "c",
+    "major": 1,
+    "minor": 5,
+    "fileMode": 0o640,
+    "uid": 0,
+    "gid": 0,
+}
+
+
+def run_output(container: Any, bundle: Any, script: str) -> str:
+    bundle.shell(script)
+    done = container().run()
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    return str(done.stdout)
+
+
+def device_rows(listing: str) -> dict[str, tuple[str, int, int, str]]:
+    """``ls -ln`` rows of device files: name -> (type, major, minor, mode string)."""
+    rows = {}
+    for line in listing.splitlines():
+        fields = line.replace(",", " ").split()
+        if len(fields) >= 6 and line[:1] in ("c", "b"):
+            rows[fields[-1]] = (line[0], int(fields[4]), int(fields[5]), line[:10])
+    return rows
+
+
+@pytest.mark.oci_rule("config-linux.default-devices.supplied", "config-linux.devices.create-node")
+def test_dev_holds_exactly_the_default_and_configured_devices(bundle, container, runtime):
+    """config-linux.md "Devices" / "Default Devices": /dev holds the default
+    devices, the configured ones, the configured mounts' mount points and what
+    the runtime documents adding; no other device node or entry."""
+    bundle.linux["devices"] = [dict(CONFIGURED)]
+    additions = additions_for(runtime.version())
+    names = set(run_output(container, bundle, "ls -A /dev").split())
+    mount_points = {
+        m["destination"].split("/")[2]
+        for m in bundle.config["mounts"]
+        if m["destination"].startswith("/dev/")
+    }
+    allowed = additions.dev_names({"prt-zero"}, bool(bundle.process.get("terminal"))) | (
+        mount_points
+    )
+    extra = sorted(names - allowed)
+    missing = sorted(({"prt-zero", "ptmx"} | set(DEFAULT_DEVICES) | mount_points) - names)
+    assert not missing, f"/dev lacks {missing}"
+    assert not extra, f"/dev holds entries the config did not ask for ({additions.name}): {extra}"
+
+
+@pytest.mark.oci_rule("config-linux.default-devices.supplied")
+def test_default_devices_are_the_right_nodes(bundle, container):
+    """config-linux.md "Default Devices": null, zero, full, random, urandom and tty
+    are character devices with their standard numbers."""
+    rows = device_rows(run_output(container, bundle, "ls -ln /dev"))
+    wrong = {
+        name: rows.get(name, "missing")
+        for name, (kind, major, minor) in DEFAULT_DEVICES.items()
+        if rows.get(name, ("",))[:3] != (kind, major, minor)
+    }
+    assert not wrong, f"default devices not as the spec lists them: {wrong}"
+
+
+@pytest.mark.oci_rule("config-linux.default-devices.supplied")
+def test_ptmx_leads_to_the_containers_devpts(bundle, container):
+    """config-linux.md "Default Devices": /dev/ptmx is a bind mount or symlink of
+    the container's /dev/pts/ptmx (the same file, not another ptmx)."""
+    out = run_output(container, bundle, "stat -L -c '%d:%i' /dev/ptmx /dev/pts/ptmx")
+    ptmx, pts_ptmx = [*out.split(), "", ""][:2]
+    assert ptmx and ptmx == pts_ptmx, (
+        f"/dev/ptmx is not /dev/pts/ptmx (device:inode {ptmx} and {pts_ptmx})"
+    )
+
+
+@pytest.mark.oci_rule("config-linux.devices.create-node")
+def test_configured_device_is_created(bundle, container):
+    """config-linux.md "Devices": a configured device exists with its type,
+    numbers and fileMode."""
+    bundle.linux["devices"] = [dict(CONFIGURED)]
+    rows = device_rows(run_output(container, bundle, "ls -ln /dev"))
+    assert "prt-zero" in rows, "the configured /dev/prt-zero was not created"
+    assert rows["prt-zero"] == ("c", 1, 5, "crw-r-----"), (
+        f"/dev/prt-zero is {rows['prt-zero']}, configured c 1:5 mode 0640"
+    )
