@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 
 import pytest
@@ -16,18 +17,24 @@ import pytest
 pytestmark = pytest.mark.runc
 
 
+@pytest.mark.oci_rule("runtime.create.applies-config-except-process")
 def test_hostname_is_the_configured_one(bundle, interactive):
     """config.md "Hostname": the container sees `hostname`, not the host's."""
     bundle.hostname("conformance-host")
     session = interactive()
-    assert session.run("hostname").output == "conformance-host"
+    seen = session.run("hostname").output
+    assert seen == "conformance-host", (
+        f"hostname {seen!r} in the container, configured 'conformance-host'"
+    )
     assert socket.gethostname() != "conformance-host"
 
 
+@pytest.mark.oci_rule("config-linux.namespaces.new-when-no-path")
 def test_shell_is_pid_1_and_sees_no_host_process(interactive):
     """config-linux.md "Namespaces" (pid): the process is PID 1 of a new pid namespace."""
     session = interactive()
-    assert session.run("echo $$").output == "1"
+    shell = session.run("echo $$").output
+    assert shell == "1", f"the shell is pid {shell}, not 1 of a new pid namespace"
     listing = session.run("ps -o pid,comm").lines[1:]
     pids = sorted(int(line.split()[0]) for line in listing)
     assert pids[0] == 1
@@ -35,27 +42,40 @@ def test_shell_is_pid_1_and_sees_no_host_process(interactive):
     assert str(os.getpid()) not in {line.split()[0] for line in listing if line.split()[0] != "1"}
 
 
+@pytest.mark.oci_rule("runtime.lifecycle.create-env-from-config")
 def test_ls_root_shows_exactly_the_rootfs(bundle, interactive):
-    """config.md "Root": / is the bundle's rootfs; no host directory shows through."""
-    session = interactive()
-    seen = set(session.run("ls -1 /").lines)
-    assert seen == set(os.listdir(bundle.rootfs))
-    assert not seen & {"home", "usr", "var", "boot"}, "host directories visible in the container"
+    """config.md "Root": / is the bundle's rootfs plus the configured mount points;
+    no host directory shows through."""
+    # Listed before the run: the runtime creates missing mount points in the
+    # rootfs itself, so a listing taken afterwards would hide an extra mount.
+    expected = set(os.listdir(bundle.rootfs))
+    expected |= {m["destination"].strip("/").split("/")[0] for m in bundle.config["mounts"]}
+    seen = set(interactive().run("ls -1 /").lines)
+    assert seen == expected, (
+        f"/ in the container differs from the rootfs: extra {sorted(seen - expected)},"
+        f" missing {sorted(expected - seen)}"
+    )
 
 
+@pytest.mark.oci_rule("runtime.start.runs-process")
 def test_id_is_root_by_default(interactive):
     """config.md "User": uid 0 and gid 0 as `runc spec` configures."""
-    assert interactive().run("id").output == "uid=0(root) gid=0(root)"
+    seen = interactive().run("id").output
+    assert seen == "uid=0(root) gid=0(root)", f"id says {seen!r}, configured uid 0 gid 0"
 
 
+@pytest.mark.oci_rule("runtime.start.runs-process")
 @pytest.mark.runc_root  # rootless maps only one uid
 def test_id_is_the_configured_user(bundle, interactive):
     """config.md "User" (POSIX): the process runs with the configured uid and gid."""
     bundle.user(1234, 5678)
     result = interactive().run("id")
-    assert result.output.startswith("uid=1234 gid=5678"), result.output
+    assert result.output.startswith("uid=1234 gid=5678"), (
+        f"id says {result.output!r}, configured uid 1234 gid 5678"
+    )
 
 
+@pytest.mark.oci_rule("runtime.create.applies-config-except-process")
 def test_mount_shows_the_configured_filesystems(bundle, interactive):
     """config.md "Mounts": each configured mount is there, with its type and ro option."""
     table = interactive().run("cat /proc/mounts").lines
@@ -87,6 +107,7 @@ def test_mount_shows_the_configured_filesystems(bundle, interactive):
                 assert "ro" in opts_seen, f"{target} is configured ro but mounted {opts_seen}"
 
 
+@pytest.mark.oci_rule("config-linux.namespaces.new-when-no-path")
 def test_proc_lists_only_container_processes(interactive):
     """config-linux.md "Namespaces" (pid) with a new /proc: only the container's pids."""
     entries = interactive().run("ls /proc").output.split()
@@ -95,39 +116,49 @@ def test_proc_lists_only_container_processes(interactive):
     assert len(pids) <= 3, f"/proc shows foreign processes: {pids}"
 
 
+@pytest.mark.oci_rule("config-linux.cgroups-path.absolute-under-mount")
 @pytest.mark.runc_root  # rootless runc on cgroup v1 makes no cgroup
-def test_proc_1_cgroup_is_the_containers(interactive, runtime):
-    """config-linux.md "Control groups": init runs in the container's own cgroup,
-    and it is the one the host sees for the state's pid."""
-    session = interactive()
-    inside = session.run("cat /proc/1/cgroup").lines
-    state = runtime.state(session.id)
-    with open(f"/proc/{state.pid}/cgroup") as f:
-        on_host = [line.strip() for line in f if line.strip()]
-    with open("/proc/self/cgroup") as f:
-        ours = [line.strip() for line in f if line.strip()]
-    assert inside == on_host
-    assert inside != ours, "the container runs in the test runner's own cgroup"
+def test_proc_1_cgroup_is_the_configured_cgroups_path(bundle, interactive):
+    """config-linux.md "cgroupsPath": init runs in the configured cgroup, in every
+    controller's hierarchy (no cgroup namespace: paths are the host's)."""
+    path = f"/pytest-runc-{secrets.token_hex(4)}"
+    bundle.config.setdefault("linux", {})["cgroupsPath"] = path
+    inside = interactive().run("cat /proc/1/cgroup").lines
+    # hierarchy-id:controllers:path; the v2 line of a hybrid host ("0::")
+    # and named hierarchies (name=systemd) hold no controller of the config.
+    wrong = [
+        line
+        for line in inside
+        if line.split(":")[1] and not line.split(":")[1].startswith("name=")
+        and line.split(":", 2)[2] != path
+    ]  # fmt: skip
+    assert inside and not wrong, f"init is not in the configured cgroup {path}: {wrong or inside}"
 
 
+@pytest.mark.oci_rule("runtime.start.runs-process")
 def test_tty_is_a_pts_inside_the_container(interactive):
     """config.md "terminal": with terminal true the process gets a pseudo-terminal."""
     result = interactive().run("tty")
-    assert result.status == 0
+    assert result.status == 0, f"`tty` says stdin is no terminal: {result.output!r}"
     assert re.fullmatch(r"/dev/pts/\d+", result.output), result.output
 
 
+@pytest.mark.runc_cli("runc-cli.run.exit-status")
 @pytest.mark.parametrize("status", [0, 3, 255])
 def test_exit_status_is_the_exit_status_of_runc_run(interactive, status):
     """runc run: its exit status is the container process's."""
-    assert interactive().exit(status) == status
+    got = interactive().exit(status)
+    assert got == status, f"runc run exited {got}, the container process {status}"
 
 
+@pytest.mark.runc_cli("runc-cli.run.keep")
 def test_keep_leaves_a_stopped_container_until_delete(interactive, runtime):
     """runc run --keep: the container stays, stopped, until `delete` removes it."""
     session = interactive(keep=True)
     assert session.exit(0) == 0
     listed = {state.id: state.status for state in runtime.list()}
-    assert listed.get(session.id) == "stopped"
+    assert listed.get(session.id) == "stopped", (
+        f"after run --keep, list shows {listed.get(session.id) or 'no container'} for {session.id}"
+    )
     runtime.delete(session.id)
     assert session.id not in runtime.list_ids()

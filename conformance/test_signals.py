@@ -13,6 +13,7 @@ pytestmark = pytest.mark.runc
 TRAP_TERM = "trap 'echo got-TERM; exit 0' TERM; echo ready; while true; do sleep 0.05; done"
 
 
+@pytest.mark.oci_rule("runtime.kill.sends-signal")
 def test_term_reaches_a_process_that_traps_it(bundle, container):
     """runtime.md "kill": TERM is delivered to the container's process."""
     bundle.shell(TRAP_TERM)
@@ -24,6 +25,7 @@ def test_term_reaches_a_process_that_traps_it(bundle, container):
     made.wait_for_status("stopped")
 
 
+@pytest.mark.oci_rule("runtime.kill.sends-signal")
 def test_kill_signal_stops_the_process(bundle, container):
     """runtime.md "kill": KILL ends the process, even PID 1 of its namespace."""
     bundle.shell("echo ready; sleep 60")
@@ -34,6 +36,7 @@ def test_kill_signal_stops_the_process(bundle, container):
     made.wait_for_status("stopped")
 
 
+@pytest.mark.runc_cli("runc-cli.run.exit-status-signal")
 def test_runc_run_exits_128_plus_the_signal(interactive, runtime):
     """runc run: when the container process dies of signal N, run exits with 128+N.
 
@@ -43,4 +46,5 @@ def test_runc_run_exits_128_plus_the_signal(interactive, runtime):
     session = interactive()
     session.run("echo ready")
     runtime.kill(session.id, "KILL")
-    assert session.wait() == 128 + 9
+    status = session.wait()
+    assert status == 128 + 9, f"runc run exited {status} after its process died of KILL (9)"

@@ -5,15 +5,32 @@ Each raises AssertionError with what was expected, what came, and the rule.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_runc.errors import runtime_message
+from pytest_runc.messages import Expected
 from pytest_runc.schemas import validate_state
 from pytest_runc.transcript import Completed
 
+T = TypeVar("T")
+
 #: Statuses in which the spec requires a live pid on Linux.
 LIVE = ("created", "running", "paused")
+
+
+def assert_state_schema(document: Any) -> dict[str, Any]:
+    """The ``state`` JSON document matches the OCI state schema (and nothing else).
+
+    Conformance checks of a lifecycle rule read the fields they need and
+    leave the schema to checks of their own: a missing ``ociVersion`` fails
+    the schema checks, not every lifecycle check.
+    """
+    validate_state(document)
+    assert isinstance(document, dict)
+    return document
 
 
 def assert_state(document: Any, *, container_id: str, status: str, bundle: Path) -> dict[str, Any]:
@@ -21,8 +38,9 @@ def assert_state(document: Any, *, container_id: str, status: str, bundle: Path)
 
     Runtime spec, "State" and "Query State": id, status, pid (while the
     container lives) and bundle (the absolute bundle path) are required.
+    For users' own tests that want everything in one call.
     """
-    validate_state(document)
+    assert_state_schema(document)
     assert isinstance(document, dict)
     assert document["id"] == container_id, f"state id {document['id']!r}, expected {container_id!r}"
     assert document["status"] == status, f"state status {document['status']!r}, expected {status!r}"
@@ -53,3 +71,38 @@ def assert_fails(done: Completed, *fragments: str) -> str:
             f" say {fragment!r}: {message!r}"
         )
     return message
+
+
+def assert_refused(done: Completed, expected: Expected) -> str:
+    """The command failed (non-zero exit) with the runtime's documented message.
+
+    ``expected`` comes from :func:`pytest_runc.messages.expected_message`,
+    looked up by the runtime's ``--version``: a message that merely contains
+    "id" or "json" is not enough.
+    """
+    message = runtime_message(done.stderr) or done.stdout.strip()
+    assert done.returncode != 0, (
+        f"`{done.command}` succeeded (exit 0) but must fail ({expected.error});"
+        f" stderr: {done.stderr!r}"
+    )
+    assert expected.matches(message), (
+        f"`{done.command}` failed (exit {done.returncode}) but not with the documented message"
+        f" for {expected.error} ({expected.source}): expected /{expected.pattern}/,"
+        f" it said {message!r}"
+    )
+    return message
+
+
+def poll(read: Callable[[], T], until: Callable[[T], bool], *, timeout: float) -> T:
+    """Call ``read`` every 10 ms until ``until(value)`` or ``timeout`` seconds; the last value.
+
+    A bounded poll, for both kinds of wait: "it happens" (assert ``until``
+    holds for the result) and "nothing happens" (assert it does not), which
+    returns the moment the unwanted thing shows instead of sleeping blind.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if until(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.01)
