@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return report_main(args[1:])
     if command == "check":
-        from pytest_runc.compat.cli import main as check_main
+        from pytest_runc.bundlecheck.cli import main as check_main
 
         return check_main(args)
     if command in ("-h", "--help"):

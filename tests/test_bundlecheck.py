@@ -1,4 +1,4 @@
-"""Bundle compatibility: each case's verdict and cause, and agreement with runc."""
+"""The bundle check: each fixture's verdict and cause, and agreement with runc."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.compat import check_bundle
-from pytest_runc.compat.findings import ERROR, WARNING
+from pytest_runc.bundlecheck import check_bundle
+from pytest_runc.bundlecheck.findings import ERROR, WARNING
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "configs"
 
@@ -26,7 +26,7 @@ CONFIG_CASES = {
     "relative-cwd": (False, "cwd-relative"),
     "hostname-without-uts": (False, "hostname-without-uts"),
     "env-without-equals": (False, "env-invalid"),
-    "uid-as-string": (False, "user-id-not-number"),
+    "uid-as-string": (False, "json-type"),
     "unknown-namespace": (False, "namespace-unknown"),
     "empty-args": (False, "args-empty"),
     "missing-executable": (False, "args0-not-found"),
@@ -82,12 +82,14 @@ def test_static_verdict_names_the_cause(bundle_factory, name):
 @pytest.mark.runc
 @pytest.mark.parametrize("name", sorted(CONFIG_CASES))
 def test_runc_agrees_with_the_static_verdict(bundle_factory, runtime, name):
-    """The trial run's result is the static verdict; the bundle stays byte-for-byte."""
+    """runc's own result equals the static verdict; the bundle stays byte-for-byte."""
     path = bundle_with(bundle_factory, name)
     before = fingerprint(path)
+    static = check_bundle(path)
     report = check_bundle(path, runtime_binary=runtime.binary)
     assert report.runc_ran_it is not None, "no dynamic check ran"
-    assert report.runc_ran_it is report.static_compatible, report.render()
+    assert report.trial_rootfs == "overlay", report.render()
+    assert report.runc_ran_it is static.compatible, report.render() + "\n" + static.render()
     assert report.compatible is CONFIG_CASES[name][0], report.render()
     assert fingerprint(path) == before, "the check changed the user's bundle"
 

@@ -34,6 +34,8 @@ class BundleReport:
     #: None when no dynamic check ran; else whether runc ran the bundle.
     runc_ran_it: bool | None = None
     runc_message: str = ""
+    #: How the trial run got its rootfs: "overlay", "copy", "config only" ("" = no trial).
+    trial_rootfs: str = ""
 
     @property
     def compatible(self) -> bool:
@@ -52,7 +54,11 @@ class BundleReport:
             "findings": [f.as_json() for f in self.findings],
             "dynamic": None
             if self.runc_ran_it is None
-            else {"ran": self.runc_ran_it, "message": self.runc_message},
+            else {
+                "ran": self.runc_ran_it,
+                "message": self.runc_message,
+                "rootfs": self.trial_rootfs,
+            },
         }
 
     def render(self) -> str:
@@ -60,7 +66,8 @@ class BundleReport:
         lines = [f"{self.bundle}: {verdict}"]
         if self.runc_ran_it is not None:
             how = "runc ran it" if self.runc_ran_it else f"runc refused it: {self.runc_message}"
-            lines.append(f"  dynamic check: {how}")
+            on = f" (rootfs: {self.trial_rootfs})" if self.trial_rootfs else ""
+            lines.append(f"  dynamic check{on}: {how}")
         for finding in self.findings:
             lines.append(
                 f"  {finding.severity:<7} [{finding.code}] {finding.where}: {finding.message}"

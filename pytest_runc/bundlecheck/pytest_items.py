@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.compat import BundleReport, check_bundle
+from pytest_runc.bundlecheck.check import check_bundle
+from pytest_runc.bundlecheck.findings import BundleReport
 from pytest_runc.session import RuncSession
 
 
@@ -46,15 +47,25 @@ class BundleCompatItem(pytest.Item):
 
 
 def run_bundle_check(session: RuncSession, bundle: Path) -> BundleReport:
-    """Static checks always; the dynamic check when --runc is on and usable."""
-    binary = None
-    if session.settings.enabled and not session.privilege.problem:
-        binary, _ = session.binary
+    """The bundle check with this session's runtime: the same call as the CLI's.
+
+    Static checks always; the trial run when --runc is on and usable, else a
+    warning that says why not (as the CLI says it).
+    """
+    binary, why_not = None, None
+    if not session.settings.enabled:
+        why_not = "--runc is not given"
+    elif session.privilege.problem:
+        why_not = session.privilege.problem
+    else:
+        binary, missing = session.binary
+        why_not = missing
     return check_bundle(
         bundle,
         runtime_binary=binary,
         sudo=session.privilege.sudo,
         timeout=session.settings.timeout,
+        no_trial_reason=why_not,
     )
 
 

@@ -1,217 +1,237 @@
-"""Static bundle checks: read config.json and the rootfs, run nothing.
+"""Static bundle checks: the decoded config and the rootfs, nothing run.
 
-Covers the project's JSON Schema for config.json and what runc needs that
-the schema cannot say (each learned from runc 1.1's own errors). Never
-writes to the bundle and never follows a symlink out of the rootfs.
+Each check is one refusal (or one silent change) runc 1.1.5 or the kernel
+makes at create or start time, learned from runc's own errors on this host
+(docs/bundle-check.md lists them with runc's words). The config is the one
+:mod:`.gojson` decoded, so every set field has its Go type. Values in
+messages are printed as JSON, as the user wrote them. Never writes to the
+bundle and never follows a symlink out of the rootfs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pytest_runc.compat.findings import ERROR, WARNING, Finding
-from pytest_runc.compat.rootfs_paths import ResolveError, find_executable, resolve_in_rootfs
+from pytest_runc.bundlecheck.findings import ERROR, WARNING, Finding
+from pytest_runc.bundlecheck.hostfacts import (
+    cgroup_v2_unified,
+    known_syscalls,
+    last_capability,
+)
+from pytest_runc.bundlecheck.rootfs_guard import refuse_rootfs
+from pytest_runc.bundlecheck.rootfs_paths import (
+    ResolveError,
+    find_executable,
+    resolve_in_rootfs,
+)
 from pytest_runc.elf import read_elf
 from pytest_runc.schemas import schema_errors
 
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_SCAN_ENTRIES = 200_000
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-KNOWN_NAMESPACES = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
+#: The kernel follows at most 4 levels of ``#!`` interpreters (BINPRM_MAX_RECURSION).
+MAX_SCRIPT_DEPTH = 4
+HOST_NAME_MAX = 64
+#: runc init itself uses ~1.9-2.3 MB of memory here; the kernel refuses a limit
+#: below current usage ("unable to set memory limit to 1048576 (current usage ...").
+MIN_MEMORY_LIMIT = 2 * 1024 * 1024
+COMFORTABLE_MEMORY_LIMIT = 4 * 1024 * 1024
+KNOWN_NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 LIBRARY_DIRS = (
     "/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
     "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
     "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
 )  # fmt: skip
 PROC_MOUNT = '{"destination": "/proc", "type": "proc", "source": "proc"}'
+RLIMITS = frozenset(
+    "RLIMIT_" + n
+    for n in [
+        "CPU",
+        "FSIZE",
+        "DATA",
+        "STACK",
+        "CORE",
+        "RSS",
+        "NPROC",
+        "NOFILE",
+        "MEMLOCK",
+        "AS",
+        "LOCKS",
+        "SIGPENDING",
+        "MSGQUEUE",
+        "NICE",
+        "RTPRIO",
+        "RTTIME",
+    ]
+)
+SECCOMP_ACTIONS = frozenset(
+    "SCMP_ACT_" + n
+    for n in [
+        "KILL",
+        "KILL_PROCESS",
+        "KILL_THREAD",
+        "TRAP",
+        "ERRNO",
+        "TRACE",
+        "ALLOW",
+        "LOG",
+        "NOTIFY",
+    ]
+)
+SECCOMP_OPERATORS = frozenset(
+    "SCMP_CMP_" + n for n in ["NE", "LT", "LE", "EQ", "GE", "GT", "MASKED_EQ"]
+)
+SECCOMP_ARCHES = frozenset(
+    "SCMP_ARCH_" + n
+    for n in [
+        "X86",
+        "X86_64",
+        "X32",
+        "ARM",
+        "AARCH64",
+        "MIPS",
+        "MIPS64",
+        "MIPS64N32",
+        "MIPSEL",
+        "MIPSEL64",
+        "MIPSEL64N32",
+        "PPC",
+        "PPC64",
+        "PPC64LE",
+        "S390",
+        "S390X",
+        "RISCV64",
+    ]
+)
+SECCOMP_FLAGS = frozenset(
+    ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
+)
+DEVICE_TYPES = ("c", "b", "u", "p")
+#: Sysctls runc allows in a private ipc namespace (plus fs.mqueue.*).
+IPC_SYSCTLS = frozenset(
+    "kernel." + n
+    for n in ["msgmax", "msgmnb", "msgmni", "sem", "shmall", "shmmax", "shmmni", "shm_rmid_forced"]
+)
+CAPABILITIES = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+]
 
 
-def load_config(bundle: Path) -> tuple[dict[str, Any] | None, list[Finding]]:
-    """Read config.json safely: a finding, never an exception or a hang."""
-    if not bundle.exists():
-        return None, [
-            Finding(
-                ERROR,
-                "bundle-missing",
-                f"{bundle} does not exist",
-                "give the path of a bundle directory",
-                str(bundle),
-            )
-        ]
-    if not bundle.is_dir():
-        return None, [
-            Finding(
-                ERROR,
-                "not-a-bundle",
-                f"{bundle} is not a directory",
-                "give the bundle directory (the one holding config.json)",
-                str(bundle),
-            )
-        ]
-    path = bundle / "config.json"
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None, [
-            Finding(
-                ERROR,
-                "config-missing",
-                "the bundle has no config.json",
-                "write one (`runc spec` makes a default)",
-                "config.json",
-            )
-        ]
-    except OSError as exc:
-        return None, [
-            Finding(
-                ERROR,
-                "config-unreadable",
-                f"cannot stat config.json: {exc.strerror}",
-                "make config.json readable",
-                "config.json",
-            )
-        ]
-    if not stat.S_ISREG(info.st_mode):
-        return None, [
-            Finding(
-                ERROR,
-                "config-not-a-file",
-                "config.json is not a regular file",
-                "replace it with a JSON file",
-                "config.json",
-            )
-        ]
-    if info.st_size > MAX_CONFIG_BYTES:
-        return None, [
-            Finding(
-                ERROR,
-                "config-too-large",
-                f"config.json is {info.st_size} bytes; a config is a few KiB",
-                "check that the right file was written as config.json",
-                "config.json",
-            )
-        ]
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [
-            Finding(
-                ERROR,
-                "config-unreadable",
-                f"cannot read config.json: {exc.strerror}",
-                "make config.json readable by the user running the check",
-                "config.json",
-            )
-        ]
-    if b"\0" in raw:
-        return None, [
-            Finding(
-                ERROR,
-                "config-binary",
-                "config.json contains NUL bytes (binary)",
-                "write config.json as UTF-8 JSON text",
-                "config.json",
-            )
-        ]
-    try:
-        text = raw.decode("utf-8")
-        config = json.loads(text)
-    except UnicodeDecodeError as exc:
-        return None, [
-            Finding(
-                ERROR,
-                "config-not-utf8",
-                f"config.json is not UTF-8 ({exc.reason})",
-                "write config.json as UTF-8 JSON text",
-                "config.json",
-            )
-        ]
-    except json.JSONDecodeError as exc:
-        return None, [
-            Finding(
-                ERROR,
-                "config-invalid-json",
-                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                "fix the JSON syntax there",
-                f"config.json:{exc.lineno}:{exc.colno}",
-            )
-        ]
-    except RecursionError:
-        return None, [
-            Finding(
-                ERROR,
-                "config-invalid-json",
-                "JSON nested too deeply",
-                "write a flat config",
-                "config.json",
-            )
-        ]
-    if not isinstance(config, dict):
-        return None, [
-            Finding(
-                ERROR,
-                "config-not-object",
-                "config.json is not a JSON object",
-                "the top level must be {...}",
-                "config.json",
-            )
-        ]
-    return config, []
+def js(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON text, the way it reads in config.json."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _err(code: str, message: str, fix: str, where: str) -> Finding:
+    return Finding(ERROR, code, message, fix, f"config.json {where}")
+
+
+def _warn(code: str, message: str, fix: str, where: str) -> Finding:
+    return Finding(WARNING, code, message, fix, f"config.json {where}")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def check_config(bundle: Path, config: dict[str, Any]) -> list[Finding]:
-    """Every static finding for a loaded ``config`` of ``bundle``."""
+    """Every static finding for ``config`` (decoded as runc does) of ``bundle``."""
     findings = _schema(config)
     findings += _process(config)
-    findings += _linux(config)
-    findings += _mounts(config)
-    rootfs, rootfs_findings = _rootfs(bundle, config)
+    namespaces, ns_findings = _namespaces(config)
+    findings += ns_findings
+    findings += _hostname(config, namespaces)
+    findings += _linux(bundle, config, namespaces)
+    findings += _mounts(bundle, config)
+    rootfs, rootfs_findings = rootfs_of(bundle, config)
     findings += rootfs_findings
     if rootfs is not None:
         findings += _executable(rootfs, config)
         findings += _absolute_links(rootfs)
-    if config.get("hooks"):
-        stages = ", ".join(sorted(config["hooks"])) if isinstance(config["hooks"], dict) else "?"
+    hooks = _dict(config.get("hooks"))
+    stages = sorted(k for k, v in hooks.items() if v)
+    if stages:
         findings.append(
-            Finding(
-                WARNING,
+            _warn(
                 "hooks-present",
-                f"the bundle has hooks ({stages}); they run on the host as root",
-                "review them; the dynamic check skips them unless --allow-hooks is given",
-                "config.json hooks",
+                f"the bundle has hooks ({', '.join(stages)}); they run on the host as root",
+                "review them; the trial run leaves them out unless --allow-hooks is given",
+                "hooks",
             )
         )
     return findings
 
 
 def _schema(config: dict[str, Any]) -> list[Finding]:
+    """The spec's own requirements that runc does not enforce: warnings."""
     found = []
     if "ociVersion" not in config:
         found.append(
-            Finding(
-                WARNING,
+            _warn(
                 "oci-version-missing",
                 "no ociVersion: the spec requires it (runc runs the bundle anyway)",
                 'add "ociVersion": "1.0.2"',
-                "config.json ociVersion",
+                "ociVersion",
             )
         )
-    covered = ("process/user", "process/args", "linux/namespaces", "process/env")
+    skip = ("(top level): 'ociVersion'", "process", "linux/namespaces", "mounts", "root")
     for error in schema_errors("config", config):
-        if error.startswith("(top level): 'ociVersion'") or error.startswith(covered):
-            continue  # reported by a dedicated check below, with a better fix
+        if error.startswith(skip):
+            continue  # a dedicated check below says it with runc's verdict
         where, _, message = error.partition(": ")
         found.append(
-            Finding(
-                ERROR,
-                "schema",
-                message,
+            _warn(
+                "spec-schema",
+                f"the runtime spec does not allow this ({message}); runc 1.1 does not check it",
                 "change the value to what the runtime spec allows there",
-                f"config.json {where}",
+                where.replace("/", "."),
             )
         )
     return found
@@ -219,186 +239,498 @@ def _schema(config: dict[str, Any]) -> list[Finding]:
 
 def _process(config: dict[str, Any]) -> list[Finding]:
     found: list[Finding] = []
-    process = config.get("process")
-    if not isinstance(process, dict):
+    if not isinstance(config.get("process"), dict):
         return [
-            Finding(
-                ERROR,
+            _err(
                 "process-missing",
-                "no process section: nothing to run",
+                'no process section (runc: "process property must not be empty")',
                 'add "process" with args, env and cwd',
-                "config.json process",
+                "process",
             )
         ]
-    args = process.get("args")
-    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+    process = config["process"]
+    cwd = process.get("cwd", "")
+    if cwd == "":
         found.append(
-            Finding(
-                ERROR,
-                "args-empty",
-                "process.args is missing or empty",
-                'name the program to run, e.g. "args": ["/bin/sh"]',
-                "config.json process.args",
+            _err(
+                "cwd-empty",
+                'process.cwd is missing or "" (runc: "Cwd property must not be empty")',
+                'set an absolute cwd, e.g. "cwd": "/"',
+                "process.cwd",
             )
         )
-    cwd = process.get("cwd")
-    if not isinstance(cwd, str) or not cwd.startswith("/"):
+    elif not cwd.startswith("/"):
         found.append(
-            Finding(
-                ERROR,
+            _err(
                 "cwd-relative",
-                f'process.cwd {cwd!r} is not an absolute path (runc: "Cwd must be'
+                f'process.cwd {js(cwd)} is not an absolute path (runc: "Cwd must be'
                 ' an absolute path")',
-                'use an absolute path, e.g. "cwd": "/"',
-                "config.json process.cwd",
+                f'use an absolute path, e.g. "cwd": {js("/" + cwd)}',
+                "process.cwd",
             )
         )
-    env = process.get("env", [])
-    if not isinstance(env, list):
+    if not process.get("args"):
         found.append(
-            Finding(
-                ERROR,
-                "env-invalid",
-                "process.env is not a list of strings",
-                'use ["KEY=VALUE", ...]',
-                "config.json process.env",
+            _err(
+                "args-empty",
+                f"process.args is {js(process.get('args'))}: nothing to run"
+                ' (runc: "args must not be empty")',
+                'name the program to run, e.g. "args": ["/bin/sh"]',
+                "process.args",
             )
         )
-    else:
-        for index, entry in enumerate(env):
-            if not isinstance(entry, str) or "=" not in entry or entry.startswith("="):
-                found.append(
-                    Finding(
-                        ERROR,
-                        "env-invalid",
-                        f"process.env[{index}] {entry!r} is not KEY=VALUE"
-                        ' (runc: "invalid environment variable")',
-                        f'write it as "{entry}=value" or remove it',
-                        f"config.json process.env[{index}]",
-                    )
+    for index, entry in enumerate(_list(process.get("env"))):
+        name = entry.partition("=")[0]
+        if "=" not in entry or not name or "\0" in entry:
+            found.append(
+                _err(
+                    "env-invalid",
+                    f"process.env[{index}] is {js(entry)}, not NAME=VALUE"
+                    ' (runc: "invalid environment variable")',
+                    f"write it as {js((name or 'NAME') + '=value')} or remove it",
+                    f"process.env[{index}]",
                 )
-    user = process.get("user", {})
-    if isinstance(user, dict):
-        for key in ("uid", "gid"):
-            if key in user and (
-                not isinstance(user[key], int) or isinstance(user[key], bool) or user[key] < 0
-            ):
-                found.append(
-                    Finding(
-                        ERROR,
-                        "user-id-not-number",
-                        f"process.user.{key} is {user[key]!r}, not a number"
-                        " (runc cannot unmarshal it)",
-                        f'use a number, e.g. "{key}": 0 (names are not resolved)',
-                        f"config.json process.user.{key}",
-                    )
-                )
+            )
     if process.get("terminal") is True:
         found.append(
-            Finding(
-                WARNING,
+            _warn(
                 "terminal-needs-tty",
-                "terminal is true: `runc run` needs a terminal on stdin, and"
+                "process.terminal is true: `runc run` needs a terminal on stdin, and"
                 " detached use (run -d, create) needs --console-socket",
                 'set "terminal": false for a detached or CI run',
-                "config.json process.terminal",
+                "process.terminal",
             )
         )
+    oom = process.get("oomScoreAdj")
+    if isinstance(oom, int) and not -1000 <= oom <= 1000:
+        found.append(
+            _err(
+                "oom-score-adj-range",
+                f"process.oomScoreAdj is {oom}; the kernel accepts -1000 to 1000 (runc only"
+                " says \"can't get final child's PID from pipe: EOF\")",
+                "use a value from -1000 to 1000",
+                "process.oomScoreAdj",
+            )
+        )
+    for index, rlimit in enumerate(_list(process.get("rlimits"))):
+        kind = _dict(rlimit).get("type", "")
+        where = f"process.rlimits[{index}]"
+        if kind not in RLIMITS:
+            found.append(
+                _err(
+                    "rlimit-unknown",
+                    f"{where}.type is {js(kind)}, not an rlimit runc knows"
+                    f' (runc: "wrong rlimit value: {kind}")',
+                    f"use one of {', '.join(sorted(RLIMITS))}",
+                    f"{where}.type",
+                )
+            )
+        elif rlimit.get("soft", 0) > rlimit.get("hard", 0):
+            found.append(
+                _err(
+                    "rlimit-soft-above-hard",
+                    f"{where} ({kind}) has soft {rlimit.get('soft', 0)} above hard"
+                    f" {rlimit.get('hard', 0)}: setrlimit fails with EINVAL",
+                    "make soft <= hard",
+                    where,
+                )
+            )
+    found += _capabilities(_dict(process.get("capabilities")))
     return found
 
 
-def _linux(config: dict[str, Any]) -> list[Finding]:
+def _capabilities(caps: dict[str, Any]) -> list[Finding]:
+    last = last_capability()
+    known = set("CAP_" + n for n in CAPABILITIES[: last + 1])
+    unknown = sorted(
+        {c for values in caps.values() for c in _list(values) if isinstance(c, str)} - known
+    )
+    if not unknown:
+        return []
+    return [
+        _warn(
+            "capability-unknown",
+            f"{js(unknown)}: unknown to runc or unavailable on this kernel (runc runs the"
+            f' bundle without them: "ignoring unknown or unavailable capabilities")',
+            "remove them, or check the spelling (CAP_ prefix, upper case)",
+            "process.capabilities",
+        )
+    ]
+
+
+def _namespaces(config: dict[str, Any]) -> tuple[dict[str, str], list[Finding]]:
     found: list[Finding] = []
-    linux = config.get("linux", {})
-    namespaces = linux.get("namespaces", []) if isinstance(linux, dict) else []
-    types = []
-    for index, ns in enumerate(namespaces if isinstance(namespaces, list) else []):
-        kind = ns.get("type") if isinstance(ns, dict) else None
+    types: dict[str, str] = {}
+    linux = _dict(config.get("linux"))
+    for index, ns in enumerate(_list(linux.get("namespaces"))):
+        kind, path = _dict(ns).get("type", ""), _dict(ns).get("path", "")
+        where = f"linux.namespaces[{index}]"
         if kind not in KNOWN_NAMESPACES:
             found.append(
-                Finding(
-                    ERROR,
+                _err(
                     "namespace-unknown",
-                    f"linux.namespaces[{index}] has unknown type {kind!r}",
-                    f"use one of {', '.join(sorted(KNOWN_NAMESPACES))}",
-                    f"config.json linux.namespaces[{index}]",
+                    f"{where}.type is {js(kind)}, not a namespace type",
+                    f"use one of {', '.join(KNOWN_NAMESPACES)}",
+                    f"{where}.type",
                 )
             )
-        elif kind in types:
+            continue
+        if kind in types:
             found.append(
-                Finding(
-                    ERROR,
+                _err(
                     "namespace-duplicate",
-                    f"namespace type {kind!r} appears twice",
+                    f'namespace type {js(kind)} appears twice (runc: "malformed spec file:'
+                    ' duplicated ns")',
                     "keep one entry per type",
-                    f"config.json linux.namespaces[{index}]",
+                    where,
                 )
             )
-        types.append(kind)
-    if config.get("hostname") and "uts" not in types:
+            continue
+        types[kind] = path
+        if path and not os.path.exists(path):
+            found.append(
+                _err(
+                    "namespace-path-missing",
+                    f"{where}.path {js(path)} does not exist on this host, so there is"
+                    " nothing to join",
+                    "start the process that owns the namespace first, or remove path to get"
+                    " a new namespace",
+                    f"{where}.path",
+                )
+            )
+    return types, found
+
+
+def _hostname(config: dict[str, Any], namespaces: dict[str, str]) -> list[Finding]:
+    found: list[Finding] = []
+    for key in ("hostname", "domainname"):
+        value = config.get(key, "")
+        if not value:
+            continue
+        if "uts" not in namespaces:
+            found.append(
+                _err(
+                    "hostname-without-uts",
+                    f'{key} is {js(value)} but there is no uts namespace (runc: "unable to'
+                    f' set hostname without a private UTS namespace")',
+                    f'add {{"type": "uts"}} to linux.namespaces, or remove {key}',
+                    key,
+                )
+            )
+        elif len(value.encode()) > HOST_NAME_MAX:
+            found.append(
+                _err(
+                    "hostname-too-long",
+                    f"{key} is {len(value.encode())} bytes long; the kernel takes at most"
+                    f' {HOST_NAME_MAX} (runc: "set{key}: invalid argument")',
+                    f"shorten it to {HOST_NAME_MAX} bytes or fewer",
+                    key,
+                )
+            )
+    return found
+
+
+def _linux(bundle: Path, config: dict[str, Any], namespaces: dict[str, str]) -> list[Finding]:
+    linux = _dict(config.get("linux"))
+    found = _sysctls(_dict(linux.get("sysctl")), namespaces)
+    has_userns = "user" in namespaces
+    for key in ("uidMappings", "gidMappings"):
+        if linux.get(key) and not has_userns:
+            found.append(
+                _warn(
+                    "id-mappings-without-userns",
+                    f"linux.{key} is set but there is no user namespace: runc ignores the"
+                    " mappings silently",
+                    'add {"type": "user"} to linux.namespaces, or remove the mappings',
+                    f"linux.{key}",
+                )
+            )
+    if has_userns and not namespaces["user"] and not linux.get("uidMappings"):
         found.append(
-            Finding(
-                ERROR,
-                "hostname-without-uts",
-                'a hostname is set but there is no uts namespace (runc: "unable to'
-                ' set hostname without a private UTS namespace")',
-                'add {"type": "uts"} to linux.namespaces, or remove hostname',
-                "config.json hostname",
+            _err(
+                "userns-without-mappings",
+                'a new user namespace without linux.uidMappings (runc: "User namespaces'
+                ' enabled, but no uid mappings found.")',
+                'add "uidMappings" and "gidMappings" to linux',
+                "linux.namespaces",
+            )
+        )
+    for index, device in enumerate(_list(linux.get("devices"))):
+        kind = _dict(device).get("type", "")
+        if kind not in DEVICE_TYPES:
+            found.append(
+                _err(
+                    "device-type",
+                    f"linux.devices[{index}].type is {js(kind)}"
+                    f' (runc: "invalid device type {kind}")',
+                    'use "c" (character), "b" (block), "u" (unbuffered) or "p" (fifo)',
+                    f"linux.devices[{index}].type",
+                )
+            )
+    found += _seccomp(_dict(linux.get("seccomp")))
+    found += _resources(_dict(linux.get("resources")))
+    path = linux.get("cgroupsPath", "")
+    if path:
+        depth = len([p for p in path.split("/") if p])
+        found.append(
+            _warn(
+                "cgroups-path",
+                f"linux.cgroupsPath is {js(path)}: runc creates it in every cgroup"
+                " controller"
+                + (
+                    " and `runc delete` removes only the last directory, leaving its"
+                    f" {depth - 1} parent(s) behind"
+                    if depth > 1
+                    else ""
+                )
+                + " (the trial run used a private cgroup of its own)",
+                "clean up the parents yourself, or leave cgroupsPath to the caller",
+                "linux.cgroupsPath",
             )
         )
     return found
 
 
-def _mounts(config: dict[str, Any]) -> list[Finding]:
+def _sysctls(sysctl: dict[str, str], namespaces: dict[str, str]) -> list[Finding]:
     found: list[Finding] = []
-    mounts = config.get("mounts", [])
-    mounts = mounts if isinstance(mounts, list) else []
-    destinations = [m.get("destination") for m in mounts if isinstance(m, dict)]
-    if not any(d in ("/proc", "/proc/") for d in destinations):
+    for name in sysctl:
+        where = f'linux.sysctl["{name}"]'
+        if name in IPC_SYSCTLS or name.startswith("fs.mqueue."):
+            if "ipc" not in namespaces:
+                found.append(
+                    _err(
+                        "sysctl-needs-ipc-ns",
+                        f'sysctl {js(name)} needs an ipc namespace (runc: "is not allowed'
+                        ' in the hosts ipc namespace")',
+                        'add {"type": "ipc"} to linux.namespaces',
+                        where,
+                    )
+                )
+        elif name.startswith("net."):
+            if "network" not in namespaces:
+                found.append(
+                    _err(
+                        "sysctl-needs-netns",
+                        f'sysctl {js(name)} needs a network namespace (runc: "not allowed'
+                        ' in host network namespace")',
+                        'add {"type": "network"} to linux.namespaces',
+                        where,
+                    )
+                )
+        elif name == "kernel.domainname" and "uts" in namespaces:
+            continue
+        elif name == "kernel.hostname" and "uts" in namespaces:
+            found.append(
+                _err(
+                    "sysctl-hostname",
+                    'sysctl "kernel.hostname" conflicts with the hostname field (runc refuses it)',
+                    'set "hostname" instead',
+                    where,
+                )
+            )
+        else:
+            found.append(
+                _err(
+                    "sysctl-not-namespaced",
+                    f"sysctl {js(name)} is not in a namespace the container owns: it"
+                    ' would change the host (runc: "is not in a separate kernel namespace")',
+                    "remove it (set it on the host if you mean to)",
+                    where,
+                )
+            )
+    return found
+
+
+def _seccomp(seccomp: dict[str, Any]) -> list[Finding]:
+    if not seccomp:
+        return []
+    found: list[Finding] = []
+    actions = [("linux.seccomp.defaultAction", seccomp.get("defaultAction", ""))]
+    syscalls = _list(seccomp.get("syscalls"))
+    unknown: list[str] = []
+    names = known_syscalls()
+    for index, rule in enumerate(syscalls):
+        rule = _dict(rule)
+        actions.append((f"linux.seccomp.syscalls[{index}].action", rule.get("action", "")))
+        for arg_index, arg in enumerate(_list(rule.get("args"))):
+            op = _dict(arg).get("op", "")
+            if op not in SECCOMP_OPERATORS:
+                where = f"linux.seccomp.syscalls[{index}].args[{arg_index}].op"
+                found.append(
+                    _err(
+                        "seccomp-operator",
+                        f'{where} is {js(op)} (runc: "string {op} is not a valid operator'
+                        ' for seccomp")',
+                        f"use one of {', '.join(sorted(SECCOMP_OPERATORS))}",
+                        where,
+                    )
+                )
+        if names:
+            unknown += [n for n in _list(rule.get("names")) if n not in names]
+    for where, action in actions:
+        if action not in SECCOMP_ACTIONS:
+            found.append(
+                _err(
+                    "seccomp-action",
+                    f'{where} is {js(action)} (runc: "string {action} is not a valid action'
+                    ' for seccomp")',
+                    f"use one of {', '.join(sorted(SECCOMP_ACTIONS))}",
+                    where,
+                )
+            )
+    for index, arch in enumerate(_list(seccomp.get("architectures"))):
+        if arch not in SECCOMP_ARCHES:
+            where = f"linux.seccomp.architectures[{index}]"
+            found.append(
+                _err(
+                    "seccomp-arch",
+                    f'{where} is {js(arch)} (runc: "string {arch} is not a valid arch for'
+                    ' seccomp")',
+                    "use an SCMP_ARCH_ name, e.g. SCMP_ARCH_X86_64",
+                    where,
+                )
+            )
+    for index, flag in enumerate(_list(seccomp.get("flags"))):
+        if flag not in SECCOMP_FLAGS:
+            where = f"linux.seccomp.flags[{index}]"
+            found.append(
+                _err(
+                    "seccomp-flag",
+                    f"{where} is {js(flag)}, a flag runc 1.1 does not support"
+                    ' (runc: "seccomp flags are not yet supported by runc")',
+                    f"use only {', '.join(sorted(SECCOMP_FLAGS))}",
+                    where,
+                )
+            )
+    if unknown:
         found.append(
-            Finding(
-                ERROR,
+            _warn(
+                "seccomp-syscall-unknown",
+                f"syscall names unknown on this host: {js(sorted(set(unknown)))}; runc"
+                " skips their rules silently",
+                "check the spelling (the names are the kernel's, e.g. openat)",
+                "linux.seccomp.syscalls",
+            )
+        )
+    return found
+
+
+def _resources(resources: dict[str, Any]) -> list[Finding]:
+    found: list[Finding] = []
+    if resources.get("unified") and not cgroup_v2_unified():
+        found.append(
+            _err(
+                "cgroup-unified-on-v1",
+                "linux.resources.unified sets cgroup v2 files, but this host runs cgroup v1"
+                ' (runc: "cannot use unified on cgroup v1")',
+                "use the v1 fields (memory, cpu, pids, ...) or run on a cgroup v2 host",
+                "linux.resources.unified",
+            )
+        )
+    memory = _dict(resources.get("memory"))
+    limit = memory.get("limit")
+    if isinstance(limit, int) and 0 < limit < MIN_MEMORY_LIMIT:
+        found.append(
+            _err(
+                "memory-limit-too-low",
+                f"linux.resources.memory.limit is {limit} bytes: less than runc's own"
+                " process needs before the container starts, so the kernel refuses it"
+                ' (runc: "unable to set memory limit ... (current usage: ...)")',
+                f"give at least {COMFORTABLE_MEMORY_LIMIT} (4 MiB), plus what the program needs",
+                "linux.resources.memory.limit",
+            )
+        )
+    elif isinstance(limit, int) and 0 < limit < COMFORTABLE_MEMORY_LIMIT:
+        found.append(
+            _warn(
+                "memory-limit-tight",
+                f"linux.resources.memory.limit is {limit} bytes: runc's own process uses"
+                " about 2 MiB of it before the program starts",
+                "give at least 4 MiB plus what the program needs",
+                "linux.resources.memory.limit",
+            )
+        )
+    swap = memory.get("swap")
+    if isinstance(limit, int) and isinstance(swap, int) and 0 < swap < limit:
+        found.append(
+            _err(
+                "memory-swap-below-limit",
+                f"linux.resources.memory.swap ({swap}) is memory plus swap, and is below"
+                f" limit ({limit}): the kernel refuses it (invalid argument)",
+                "set swap >= limit, or -1 for no swap limit",
+                "linux.resources.memory.swap",
+            )
+        )
+    return found
+
+
+def _mounts(bundle: Path, config: dict[str, Any]) -> list[Finding]:
+    found: list[Finding] = []
+    mounts = [_dict(m) for m in _list(config.get("mounts"))]
+    destinations = [m.get("destination", "") for m in mounts]
+    if not any(d.rstrip("/") == "/proc" for d in destinations):
+        found.append(
+            _err(
                 "no-proc-mount",
                 'no /proc mount: runc 1.1 fails with "open /proc/self/fd: no such'
                 ' file or directory"',
                 f"add {PROC_MOUNT} to mounts",
-                "config.json mounts",
+                "mounts",
             )
         )
-    for index, dest in enumerate(destinations):
-        if isinstance(dest, str) and not dest.startswith("/"):
+    for index, mount in enumerate(mounts):
+        dest = mount.get("destination", "")
+        if dest and not dest.startswith("/"):
             found.append(
-                Finding(
-                    WARNING,
+                _warn(
                     "mount-destination-relative",
-                    f"mounts[{index}].destination {dest!r} is relative: the spec"
+                    f"mounts[{index}].destination {js(dest)} is relative: the spec"
                     " requires an absolute path (runc accepts it, with a warning)",
-                    f'use "/{dest}"',
-                    f"config.json mounts[{index}]",
+                    f"use {js('/' + dest)}",
+                    f"mounts[{index}].destination",
                 )
             )
+        options = _list(mount.get("options"))
+        is_bind = mount.get("type") == "bind" or "bind" in options or "rbind" in options
+        source = mount.get("source", "")
+        if is_bind and source:
+            host = Path(source) if source.startswith("/") else bundle / source
+            if not os.path.lexists(host):
+                found.append(
+                    _err(
+                        "mount-source-missing",
+                        f"mounts[{index}] binds {js(source)}, which does not exist on this"
+                        f' host (runc: "error mounting {source} ... no such file or directory")',
+                        "create the source first, or fix mounts[{index}].source".replace(
+                            "{index}", str(index)
+                        ),
+                        f"mounts[{index}].source",
+                    )
+                )
     return found
 
 
-def _rootfs(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[Finding]]:
+def rootfs_of(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[Finding]]:
+    """The usable rootfs directory that root.path names, or None and why not."""
     root = config.get("root")
-    if not isinstance(root, dict) or not isinstance(root.get("path"), str):
+    if not isinstance(root, dict) or not root.get("path"):
         return None, [
-            Finding(
-                ERROR,
+            _err(
                 "root-missing",
-                "no root.path in config.json",
+                "no root.path (runc cannot find a root filesystem)",
                 'add "root": {"path": "rootfs"}',
-                "config.json root",
+                "root.path",
             )
         ]
-    rootfs = Path(root["path"])
-    rootfs = rootfs if rootfs.is_absolute() else bundle / rootfs
-    where = f"rootfs {root['path']}"
+    written = root["path"]
+    rootfs = Path(written) if written.startswith("/") else bundle / written
+    refusal = refuse_rootfs(rootfs, written)
+    if refusal is not None:
+        return None, [refusal]
+    where = f"root.path ({js(written)})"
     if rootfs.is_symlink():
         return None, [
-            Finding(
-                ERROR,
+            _err(
                 "rootfs-symlink",
                 f"{rootfs} is a symlink; runc rejects it",
                 "point root.path at the real directory",
@@ -407,8 +739,7 @@ def _rootfs(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[Fin
         ]
     if not rootfs.exists():
         return None, [
-            Finding(
-                ERROR,
+            _err(
                 "rootfs-missing",
                 f"{rootfs} does not exist",
                 "unpack the root filesystem there, or fix root.path",
@@ -417,8 +748,7 @@ def _rootfs(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[Fin
         ]
     if not rootfs.is_dir():
         return None, [
-            Finding(
-                ERROR,
+            _err(
                 "rootfs-not-a-directory",
                 f"{rootfs} is not a directory",
                 "root.path must name a directory",
@@ -427,33 +757,39 @@ def _rootfs(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[Fin
         ]
     if not os.access(rootfs, os.R_OK | os.X_OK):
         return None, [
-            Finding(
-                ERROR, "rootfs-unreadable", f"{rootfs} cannot be read", "fix its permissions", where
-            )
+            _err("rootfs-unreadable", f"{rootfs} cannot be read", "fix its permissions", where)
         ]
     return rootfs, []
 
 
 def _executable(rootfs: Path, config: dict[str, Any]) -> list[Finding]:
-    process = config.get("process") if isinstance(config.get("process"), dict) else {}
-    assert isinstance(process, dict)
-    args = process.get("args")
-    if not isinstance(args, list) or not args or not isinstance(args[0], str):
+    process = _dict(config.get("process"))
+    args = _list(process.get("args"))
+    if not args or not args[0]:
         return []
-    env: list[Any] = process["env"] if isinstance(process.get("env"), list) else []
-    path_var = next(
-        (e[5:] for e in env if isinstance(e, str) and e.startswith("PATH=")), DEFAULT_PATH
-    )
-    cwd = process.get("cwd") if isinstance(process.get("cwd"), str) else "/"
-    where = f"rootfs (process.args[0] {args[0]!r})"
+    env = _list(process.get("env"))
+    path_var = next((e[5:] for e in env if e.startswith("PATH=")), None)
+    where = f"process.args[0] ({js(args[0])})"
+    if "/" not in args[0] and path_var is None:
+        return [
+            _err(
+                "args0-no-path",
+                f"process.args[0] is the bare name {js(args[0])} and process.env has no PATH:"
+                f' runc cannot look it up (runc: "exec: {js(args[0])}: executable file not'
+                ' found in $PATH")',
+                f'add "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" to'
+                f" process.env, or give the full path, e.g. {js('/bin/' + args[0])}",
+                where,
+            )
+        ]
+    cwd = process.get("cwd") or "/"
     try:
-        host, _, tried = find_executable(rootfs, args[0], path_var, str(cwd))
+        host, _, tried = find_executable(rootfs, args[0], path_var or "", cwd)
     except OSError as exc:
         return [
-            Finding(
-                ERROR,
+            _err(
                 "args0-unreadable",
-                f"cannot look up {args[0]!r}: {exc}",
+                f"cannot look up {js(args[0])}: {exc}",
                 "fix the rootfs permissions",
                 where,
             )
@@ -463,10 +799,9 @@ def _executable(rootfs: Path, config: dict[str, Any]) -> list[Finding]:
             " — an absolute link written by `busybox --install -s`?" if "dangling" in tried else ""
         )
         return [
-            Finding(
-                ERROR,
+            _err(
                 "args0-not-found",
-                f"{args[0]!r} is not in the rootfs (tried {tried}){trap}",
+                f"{js(args[0])} is not in the rootfs (tried {tried}){trap}",
                 "install the program in the rootfs, fix PATH or args[0]; make busybox"
                 " applet links relative (ln -s busybox sh)",
                 where,
@@ -475,53 +810,78 @@ def _executable(rootfs: Path, config: dict[str, Any]) -> list[Finding]:
     found: list[Finding] = []
     if not os.access(host, os.X_OK):
         found.append(
-            Finding(
-                ERROR,
-                "args0-not-executable",
-                f"{host} is not executable",
-                f"chmod +x {host}",
+            _err("args0-not-executable", f"{host} is not executable", f"chmod +x {host}", where)
+        )
+    return found + _program(rootfs, host, str(args[0]), where, depth=0)
+
+
+def _shebang(host: Path) -> str | None:
+    with open(host, "rb") as f:
+        head = f.read(256)
+    if not head.startswith(b"#!"):
+        return None
+    line = head[2:].split(b"\n", 1)[0].strip()
+    return line.split()[0].decode(errors="replace") if line.split() else ""
+
+
+def _program(rootfs: Path, host: Path, name: str, where: str, depth: int) -> list[Finding]:
+    """What the kernel needs to start ``host``: its ``#!`` interpreter (recursively),
+    an ELF loader and libraries, all inside the rootfs."""
+    try:
+        interpreter = _shebang(host)
+        info = None if interpreter is not None else read_elf(host)
+    except OSError as exc:
+        return [
+            _err("args0-unreadable", f"cannot read {host}: {exc.strerror}", "fix its mode", where)
+        ]
+    if interpreter is not None:
+        if depth >= MAX_SCRIPT_DEPTH:
+            return [
+                _err(
+                    "script-interpreter-loop",
+                    f"{name} starts a chain of more than {MAX_SCRIPT_DEPTH} #! interpreters"
+                    " (the kernel stops there: ELOOP)",
+                    "point the #! line at a binary",
+                    where,
+                )
+            ]
+        try:
+            target, _ = resolve_in_rootfs(rootfs, interpreter) if interpreter else (None, [])
+        except ResolveError:
+            target = None
+        if not interpreter or target is None or not target.is_file():
+            return [
+                _err(
+                    "script-interpreter-missing",
+                    f"{name} is a script whose #! interpreter {js(interpreter)} is not in the"
+                    f' rootfs (runc: "exec {name}: no such file or directory", the same'
+                    " words as a missing ELF loader)",
+                    f"install {interpreter or 'an interpreter'} in the rootfs, or change the"
+                    " #! line (e.g. #!/bin/sh with busybox)",
+                    where,
+                )
+            ]
+        return _program(rootfs, target, interpreter, where, depth + 1)
+    if info is None:
+        return []  # neither ELF nor script: the kernel says ENOEXEC, runc "exec format error"
+    found: list[Finding] = []
+    if info.interpreter and not _exists_in(rootfs, info.interpreter):
+        found.append(
+            _err(
+                "elf-interpreter-missing",
+                f"{name} is dynamically linked; its interpreter {info.interpreter} is not"
+                " in the rootfs",
+                "copy the loader and libraries into the rootfs, or use a static binary"
+                " (e.g. busybox-static)",
                 where,
             )
         )
-    try:
-        info = read_elf(host)
-    except OSError as exc:
-        return [
-            *found,
-            Finding(
-                ERROR,
-                "args0-unreadable",
-                f"cannot read {host}: {exc.strerror}",
-                "fix its permissions",
-                where,
-            ),
-        ]
-    if info is None:
-        return found  # a script: its interpreter line is the kernel's business
-    if info.interpreter:
-        try:
-            interp, _ = resolve_in_rootfs(rootfs, info.interpreter)
-        except ResolveError:
-            interp = rootfs / "nonexistent"
-        if not interp.exists():
-            found.append(
-                Finding(
-                    ERROR,
-                    "elf-interpreter-missing",
-                    f"{args[0]} is dynamically linked; its interpreter"
-                    f" {info.interpreter} is not in the rootfs",
-                    "copy the loader and libraries into the rootfs, or use a"
-                    " static binary (e.g. busybox-static)",
-                    where,
-                )
-            )
     for library in info.needed:
         if not any(_exists_in(rootfs, f"{d}/{library}") for d in LIBRARY_DIRS):
             found.append(
-                Finding(
-                    ERROR,
+                _err(
                     "elf-library-missing",
-                    f"{args[0]} needs {library}, which is not in the rootfs's library directories",
+                    f"{name} needs {library}, which is not in the rootfs's library directories",
                     f"copy {library} into the rootfs (e.g. /lib/x86_64-linux-gnu)",
                     where,
                 )
@@ -537,10 +897,13 @@ def _exists_in(rootfs: Path, path: str) -> bool:
     return host.exists()
 
 
-def _absolute_links(rootfs: Path) -> list[Finding]:
-    """Absolute symlinks whose target does not exist inside the rootfs."""
-    dangling: list[str] = []
+def dangling_absolute_links(rootfs: Path) -> list[tuple[str, str]]:
+    """(path in the container, target) of absolute symlinks whose target is missing
+    inside the rootfs. Stays on the rootfs's filesystem; visits at most
+    MAX_SCAN_ENTRIES entries."""
+    dangling: list[tuple[str, str]] = []
     scanned = 0
+    device = os.lstat(rootfs).st_dev
     pending = [rootfs]
     while pending and scanned < MAX_SCAN_ENTRIES:
         directory = pending.pop()
@@ -550,18 +913,27 @@ def _absolute_links(rootfs: Path) -> list[Finding]:
             continue
         for entry in entries:
             scanned += 1
-            if entry.is_symlink():
-                try:
+            try:
+                if entry.is_symlink():
                     target = os.readlink(entry.path)
-                except OSError:
-                    continue
-                if target.startswith("/") and not _exists_in(rootfs, target):
-                    dangling.append(f"/{Path(entry.path).relative_to(rootfs)} -> {target}")
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
+                    if target.startswith("/") and not _exists_in(rootfs, target):
+                        inside = "/" + str(PurePosixPath(entry.path).relative_to(rootfs))
+                        dangling.append((inside, target))
+                elif (
+                    entry.is_dir(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_dev == device
+                ):
+                    pending.append(Path(entry.path))
+            except OSError:
+                continue
+    return sorted(dangling)
+
+
+def _absolute_links(rootfs: Path) -> list[Finding]:
+    dangling = [f"{path} -> {target}" for path, target in dangling_absolute_links(rootfs)]
     if not dangling:
         return []
-    sample = ", ".join(sorted(dangling)[:3]) + (
+    sample = ", ".join(dangling[:3]) + (
         f" and {len(dangling) - 3} more" if len(dangling) > 3 else ""
     )
     return [
@@ -571,7 +943,7 @@ def _absolute_links(rootfs: Path) -> list[Finding]:
             f"{len(dangling)} absolute symlink(s) point at paths missing inside the rootfs"
             f" (they resolve on the host, not in the container): {sample}",
             "make them relative (ln -s busybox sh) or point them inside the rootfs;"
-            " `busybox --install -s` writes host paths",
+            " `busybox --install -s` writes host paths (check --fix does it)",
             "rootfs",
         )
     ]

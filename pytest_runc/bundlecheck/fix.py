@@ -1,0 +1,150 @@
+"""``check --fix OUT_DIR``: a corrected copy of a bundle, for what is mechanical.
+
+The original bundle is only read. The copy gets config.json as runc reads it
+(canonical key names, see :mod:`.gojson`) with these changes, each listed as
+an RFC 6902 JSON patch operation:
+
+- the standard mounts ``/proc``, ``/dev``, ``/dev/pts``, ``/dev/shm``, ``/sys``
+  (those ``runc spec`` writes) when missing,
+- a ``uts`` namespace when a hostname or domainname is set without one,
+- ``process.terminal`` false (a check or CI run has no terminal),
+- ``ociVersion`` when missing, and ``/`` in front of relative mount destinations,
+- in the rootfs copy, absolute symlinks that dangle inside the rootfs (the
+  ``busybox --install -s`` trap) made relative when their target can be found
+  inside the rootfs.
+
+The rootfs is copied with the bounded copy of :mod:`.trialfs`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pytest_runc.bundle import RUNC_SPEC_DEFAULT
+from pytest_runc.bundlecheck.loader import load_config
+from pytest_runc.bundlecheck.static import dangling_absolute_links, rootfs_of
+from pytest_runc.bundlecheck.trialfs import CopyCapped, bounded_copy
+
+STANDARD_MOUNTS = ("/proc", "/dev", "/dev/pts", "/dev/shm", "/sys")
+OCI_VERSION = "1.0.2"
+
+
+class FixError(Exception):
+    """The bundle cannot be fixed mechanically (the message says why)."""
+
+
+@dataclass
+class FixResult:
+    out: Path
+    patch: list[dict[str, Any]] = field(default_factory=list)
+    relinked: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"wrote a corrected copy to {self.out}"]
+        if not self.patch and not self.relinked:
+            lines.append("  nothing to change")
+        if self.patch:
+            lines.append("  config.json changes (JSON patch):")
+            lines += [f"    {json.dumps(op)}" for op in self.patch]
+        if self.relinked:
+            lines.append(f"  rootfs: {len(self.relinked)} absolute symlink(s) made relative:")
+            lines += [f"    {entry}" for entry in self.relinked[:10]]
+            if len(self.relinked) > 10:
+                lines.append(f"    and {len(self.relinked) - 10} more")
+        return "\n".join(lines)
+
+
+def fix_config(config: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The corrected config and the JSON patch that makes it from ``config``."""
+    fixed = copy.deepcopy(config)
+    patch: list[dict[str, Any]] = []
+    if "ociVersion" not in fixed:
+        fixed["ociVersion"] = OCI_VERSION
+        patch.append({"op": "add", "path": "/ociVersion", "value": OCI_VERSION})
+    process = fixed.get("process")
+    if isinstance(process, dict) and process.get("terminal") is not False:
+        op = "replace" if "terminal" in process else "add"
+        process["terminal"] = False
+        patch.append({"op": op, "path": "/process/terminal", "value": False})
+    mounts = fixed.get("mounts")
+    if not isinstance(mounts, list):
+        mounts = fixed["mounts"] = []
+        patch.append({"op": "add", "path": "/mounts", "value": []})
+    for index, mount in enumerate(mounts):
+        dest = mount.get("destination", "")
+        if dest and not dest.startswith("/"):
+            mount["destination"] = "/" + dest
+            patch.append(
+                {"op": "replace", "path": f"/mounts/{index}/destination", "value": "/" + dest}
+            )
+    have = {m.get("destination", "").rstrip("/") or "/" for m in mounts}
+    for standard in RUNC_SPEC_DEFAULT["mounts"]:
+        if standard["destination"] in STANDARD_MOUNTS and standard["destination"] not in have:
+            mounts.append(copy.deepcopy(standard))
+            patch.append({"op": "add", "path": "/mounts/-", "value": standard})
+    if fixed.get("hostname") or fixed.get("domainname"):
+        linux = fixed.setdefault("linux", {})
+        if not linux.get("namespaces"):
+            linux.setdefault("namespaces", [])
+        if all(ns.get("type") != "uts" for ns in linux["namespaces"]):
+            linux["namespaces"].append({"type": "uts"})
+            patch.append({"op": "add", "path": "/linux/namespaces/-", "value": {"type": "uts"}})
+    return fixed, patch
+
+
+def _relink(source_rootfs: Path, rootfs: Path) -> list[str]:
+    """Make dangling absolute links relative when the target is inside the rootfs."""
+    real_source = os.path.realpath(source_rootfs)
+    changed = []
+    for inside, target in dangling_absolute_links(rootfs):
+        candidate = None
+        if target.startswith(real_source + "/"):
+            candidate = target[len(real_source) :]  # a host path into the source rootfs
+        elif target.startswith(str(source_rootfs) + "/"):
+            candidate = target[len(str(source_rootfs)) :]
+        if candidate is None or not (rootfs / candidate.lstrip("/")).exists():
+            continue
+        relative = os.path.relpath(candidate, str(PurePosixPath(inside).parent))
+        link = rootfs / inside.lstrip("/")
+        link.unlink()
+        os.symlink(relative, link)
+        changed.append(f"{inside}: {target} -> {relative}")
+    return changed
+
+
+def fix_bundle(bundle: Path, out: Path) -> FixResult:
+    """Write the corrected copy of ``bundle`` to ``out`` (new or empty); FixError if not possible."""
+    bundle, out = bundle.absolute(), out.absolute()
+    real_bundle, real_out = os.path.realpath(bundle), os.path.realpath(out)
+    if real_out == real_bundle or real_out.startswith(real_bundle + "/"):
+        raise FixError(f"{out} is inside the bundle; --fix never writes into the original")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FixError(f"{out} exists and is not an empty directory")
+    loaded = load_config(bundle)
+    if loaded.config is None or loaded.decoded is None or loaded.decoded.errors:
+        reasons = "; ".join(f.message for f in loaded.findings if f.severity == "error")
+        raise FixError(f"runc cannot read config.json, so it cannot be fixed: {reasons}")
+    rootfs, problems = rootfs_of(bundle, loaded.config)
+    if rootfs is None:
+        raise FixError(f"no usable rootfs to copy: {problems[0].message}")
+    fixed, patch = fix_config(loaded.config)
+    written = fixed["root"]["path"]
+    target = PurePosixPath(written)
+    if target.is_absolute() or ".." in target.parts:
+        fixed["root"]["path"] = "rootfs"
+        patch.append({"op": "replace", "path": "/root/path", "value": "rootfs"})
+    out.mkdir(parents=True, exist_ok=True)
+    out_rootfs = out / fixed["root"]["path"]
+    out_rootfs.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        bounded_copy(rootfs, out_rootfs)
+    except CopyCapped as exc:
+        raise FixError(f"the rootfs is too large for the bounded copy ({exc})") from None
+    result = FixResult(out, patch, _relink(rootfs, out_rootfs))
+    (out / "config.json").write_text(json.dumps(fixed, indent=2) + "\n")
+    return result
