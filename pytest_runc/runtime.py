@@ -3,12 +3,14 @@
 Every runtime process pytest-runc starts is started here, with the private
 state root (``--root``) and a deadline. Output goes to temporary files, never
 to pipes: a container inherits the stdio of ``runc create``/``run -d`` and
-would hold a pipe open forever (see DESIGN.md).
+would hold a pipe open forever (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -25,7 +27,9 @@ from typing import IO, Any
 
 import pexpect
 
+from pytest_runc.constants import DEFAULT_TIMEOUT
 from pytest_runc.errors import RuntimeCommandError, RuntimeTimeout
+from pytest_runc.host import give_to_root
 from pytest_runc.transcript import Completed, Transcript
 
 #: Lifecycle states of the OCI runtime spec ("State" section).
@@ -74,7 +78,7 @@ class Runtime:
 
     binary: str
     root: Path
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
     sudo: bool = False
     transcript: Transcript | None = field(default=None, compare=False)
 
@@ -98,6 +102,7 @@ class Runtime:
         timeout: float | None = None,
         check: bool = True,
         global_root: bool = True,
+        pass_fds: Sequence[int] = (),
     ) -> Completed:
         """Run one runtime command and wait for it, within the deadline.
 
@@ -105,8 +110,11 @@ class Runtime:
         container's, for create/run/exec); otherwise a temporary file does.
         Raises RuntimeCommandError on a non-zero status when ``check``,
         RuntimeTimeout when the deadline passes (the process group is killed).
+        ``pass_fds`` are inherited by the runtime (``exec --preserve-fds``).
         """
         argv = self.argv(*args, global_root=global_root)
+        if self.sudo and pass_fds:
+            argv = _reopen_through_sudo(argv, pass_fds)
         deadline = self.timeout if timeout is None else timeout
         with _sink(stdout) as out, _sink(stderr) as err:
             started = time.monotonic()
@@ -119,6 +127,7 @@ class Runtime:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
             try:
                 if input is not None:
@@ -127,10 +136,10 @@ class Runtime:
                     proc.stdin.close()
                 returncode = _wait(proc, deadline)
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
+                _kill_group(proc, sudo=self.sudo)
                 raise RuntimeTimeout(argv, deadline, _read(out), _read(err)) from None
             except BaseException:
-                _kill_group(proc)
+                _kill_group(proc, sudo=self.sudo)
                 raise
             done = Completed(argv, returncode, _read(out), _read(err), time.monotonic() - started)
         if self.transcript is not None:
@@ -139,11 +148,32 @@ class Runtime:
             raise RuntimeCommandError(argv, returncode, done.stdout, done.stderr)
         return done
 
+    def hand_over_rootfs(self, bundle: Path) -> None:
+        """Through sudo, make the bundle's rootfs root's before a container uses it.
+
+        As root, the rootfs a test copied belongs to the container's root; through
+        sudo it would belong to the developer, and the container's root (no
+        CAP_DAC_OVERRIDE by default) could not write to it: ``root.readonly``
+        false would fail and a read-only check would pass for the wrong reason.
+        Only a rootfs inside ``bundle`` that the test process owns is changed.
+        """
+        if not self.sudo:
+            return
+        rootfs = _rootfs_in(bundle)
+        if rootfs is not None:
+            give_to_root(rootfs, sudo=True)
+
     # -- commands --------------------------------------------------------
     def version(self) -> str:
         """``runtime --version``: the first line, e.g. ``runc version 1.1.5``."""
         done = self.invoke("--version", global_root=False)
         return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+
+    def features(self, *, timeout: float | None = None) -> str | None:
+        """``runtime features``: the JSON text it prints, or None when the runtime
+        has no such command (it exits non-zero); parse with ``pytest_runc.features``."""
+        done = self.invoke("features", global_root=False, check=False, timeout=timeout)
+        return done.stdout if done.returncode == 0 and done.stdout.strip() else None
 
     def spec(self, bundle: Path, *, rootless: bool = False) -> dict[str, Any]:
         """``runtime spec`` in ``bundle``; returns the config it wrote."""
@@ -164,6 +194,7 @@ class Runtime:
         check: bool = True,
     ) -> Completed:
         """``create``: set up the container; its process waits for ``start``."""
+        self.hand_over_rootfs(bundle)
         args = ["create", "--bundle", str(bundle)]
         args += ["--pid-file", str(pid_file)] if pid_file else []
         args += ["--console-socket", str(console_socket)] if console_socket else []
@@ -190,6 +221,7 @@ class Runtime:
 
         Not checked by default: the exit status is the container's own.
         """
+        self.hand_over_rootfs(bundle)
         args = ["run", "--bundle", str(bundle)]
         args += ["--detach"] if detach else []
         args += ["--keep"] if keep else []
@@ -210,17 +242,42 @@ class Runtime:
         stdout: Path | None = None,
         timeout: float | None = None,
         check: bool = False,
+        additional_gids: Sequence[int] = (),
+        process: Path | None = None,
+        pid_file: Path | None = None,
+        tty: bool = False,
+        console_socket: Path | None = None,
+        preserve_fds: int = 0,
+        pass_fds: Sequence[int] = (),
     ) -> Completed:
-        """``exec``: run another process in the container; status is its own."""
+        """``exec``: run another process in the container; status is its own.
+
+        ``process`` names a process.json used instead of ``command``; ``tty``
+        with ``console_socket`` (and ``detach``) sends the terminal's master
+        to that socket; ``preserve_fds`` passes fds 3.. (from ``pass_fds``) on.
+        """
         args = ["exec"]
         for item in env:
             args += ["--env", item]
         args += ["--cwd", cwd] if cwd else []
         args += ["--user", user] if user else []
+        for gid in additional_gids:
+            args += ["--additional-gids", str(gid)]
+        args += ["--process", str(process)] if process else []
+        args += ["--pid-file", str(pid_file)] if pid_file else []
+        args += ["--tty"] if tty else []
+        args += ["--console-socket", str(console_socket)] if console_socket else []
+        args += ["--preserve-fds", str(preserve_fds)] if preserve_fds else []
         args += ["--detach"] if detach else []
         args += ["--ignore-paused"] if ignore_paused else []
         return self.invoke(
-            *args, container_id, *command, stdout=stdout, timeout=timeout, check=check
+            *args,
+            container_id,
+            *command,
+            stdout=stdout,
+            timeout=timeout,
+            check=check,
+            pass_fds=pass_fds,
         )
 
     def state(self, container_id: str) -> State:
@@ -277,6 +334,10 @@ class Runtime:
         done = self.invoke("ps", "--format", "json", container_id)
         return [int(pid) for pid in json.loads(done.stdout or "[]") or []]
 
+    def ps_table(self, container_id: str, *ps_args: str) -> str:
+        """``ps`` in its table format (ps(1) columns); ``ps_args`` go to ps(1)."""
+        return self.invoke("ps", container_id, *ps_args).stdout
+
     def spawn(
         self, *args: str, timeout: float | None = None, dimensions: tuple[int, int] = (24, 200)
     ) -> pexpect.spawn[str]:
@@ -284,6 +345,8 @@ class Runtime:
 
         The terminal's output is logged into the transcript as it arrives.
         """
+        if "--bundle" in args[:-1]:
+            self.hand_over_rootfs(Path(args[args.index("--bundle") + 1]))
         argv = self.argv(*args)
         log = io.StringIO()
         child = pexpect.spawn(
@@ -316,8 +379,47 @@ class Runtime:
         return data
 
 
+def _reopen_through_sudo(argv: builtins.list[str], fds: Sequence[int]) -> builtins.list[str]:
+    """``argv`` (``sudo -n -- runtime ...``) with ``fds`` opened again as root.
+
+    sudo closes every descriptor above 2 (``closefrom``; keeping them needs a
+    sudoers ``closefrom_override`` few machines have), so an inherited fd 3
+    never reaches the runtime. Root reopens our ``/proc/<pid>/fd/<n>`` under
+    the same number, with the same access mode and without truncating.
+    """
+    redirects = []
+    for fd in sorted(set(fds)):
+        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        op = "<" if mode == os.O_RDONLY else "<>"
+        redirects.append(f"{fd}{op}/proc/{os.getpid()}/fd/{fd}")
+    script = f'exec {" ".join(redirects)} && exec "$@"'
+    assert argv[:3] == ["sudo", "-n", "--"], argv
+    return [*argv[:3], "/bin/sh", "-c", script, "sh", *argv[3:]]
+
+
+def _rootfs_in(bundle: Path) -> Path | None:
+    """The rootfs config.json names, if it is a directory inside ``bundle``."""
+    try:
+        config = json.loads((bundle / "config.json").read_text())
+        path = config["root"]["path"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # an error check's bundle: the runtime must report it
+    if not isinstance(path, str) or not path:
+        return None
+    base = bundle.resolve()
+    rootfs = (base / path).resolve()
+    return rootfs if rootfs != base and rootfs.is_relative_to(base) else None
+
+
 class _sink:
-    """A writable binary file for a child's stream: the named path or a temp file."""
+    """A writable binary file for a child's stream: the named path or a temp file.
+
+    A named file is always made anew (mode 0644, whatever the umask): runc
+    hands a container's stdio files to the container's user (its init
+    fchowns them), so through sudo an earlier file of the same name is
+    root's and cannot be reopened for writing, and the test process must
+    still be able to read the new one by its name.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
@@ -327,7 +429,12 @@ class _sink:
         if self._path is None:
             self._file = tempfile.TemporaryFile()
         else:
-            self._file = open(self._path, "w+b")
+            # Unlinking needs only the directory (ours), not the old file.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            os.fchmod(fd, 0o644)
+            self._file = os.fdopen(fd, "w+b")
         return self._file
 
     def __exit__(self, *exc: object) -> None:
@@ -361,7 +468,19 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> int:
     return proc.wait()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], *, sudo: bool = False) -> None:
+    if sudo:
+        # Our KILL reaches sudo but not the root runtime it started (sudo
+        # cannot relay KILL, and we may not signal root's processes): a hung
+        # runtime would outlive its timeout. Root kills the whole group.
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["sudo", "-n", "kill", "-KILL", "--", f"-{proc.pid}"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
+from pytest_runc import skips
+from pytest_runc.workdir import base_dir
 from tests.helpers import write_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,3 +147,186 @@ def test_rootless_runs_the_suite_as_an_unprivileged_user(runtime):
     assert "needs real root (cgroups, other uids); this run is rootless" in done.stdout
     summary = done.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary, summary
+
+
+# -- a real user with passwordless sudo ----------------------------------------
+
+#: The user scripts/setup-sudo-user makes (CI makes it through scripts/install-deps).
+SUDO_USER = os.environ.get("PYTEST_RUNC_SUDO_USER", "prt-sudo")
+SETUP_SUDO_USER = REPO / "scripts" / "setup-sudo-user"
+#: What the conformance suite imports; the sudo user gets the versions we run with.
+SUITE_PACKAGES = ("pytest", "pexpect", "jsonschema")
+#: What the suite needs from the repository (a copy the sudo user can read).
+SUITE_FILES = ("pytest_runc", "conformance", "conftest.py", "pyproject.toml")
+
+
+def _sudo_user() -> pwd.struct_passwd:
+    """The real sudo user, or an ``environment:`` skip naming what is missing."""
+    if os.geteuid() != 0:
+        skips.skip_environment("running the suite as a sudo user needs root (to switch users)")
+    for tool in ("sudo", "runuser"):
+        if not shutil.which(tool):
+            skips.skip_environment(
+                f"no `{tool}` on this host: `apt-get install sudo` and run {SETUP_SUDO_USER}"
+            )
+    if os.environ.get("CI") == "true":
+        # CI is a throwaway machine: make the user rather than skip the check
+        # (scripts/install-deps has normally made it already; this is idempotent).
+        subprocess.run(["bash", str(SETUP_SUDO_USER), SUDO_USER], check=True, timeout=600)
+    try:
+        user = pwd.getpwnam(SUDO_USER)
+    except KeyError:
+        skips.skip_environment(
+            f"no user {SUDO_USER!r} with passwordless sudo: run `{SETUP_SUDO_USER}` as root"
+            " (it installs sudo, adds the user and a sudoers drop-in)"
+        )
+    probe = subprocess.run(
+        ["runuser", "-u", SUDO_USER, "--", "sudo", "-n", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    if probe.returncode != 0:
+        skips.skip_environment(
+            f"user {SUDO_USER!r} has no passwordless sudo ({probe.stderr.strip()}):"
+            f" run `{SETUP_SUDO_USER}` as root"
+        )
+    return user
+
+
+def _as_user(
+    user: pwd.struct_passwd,
+    *argv: str,
+    env: dict[str, str],
+    timeout: float,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` as ``user`` with exactly ``env`` (runuser: no password, no PAM prompt)."""
+    pairs = [f"{key}={value}" for key, value in env.items()]
+    return subprocess.run(
+        ["runuser", "-u", user.pw_name, "--", "env", "-i", *pairs, *argv],
+        cwd=cwd or user.pw_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _user_python(user: pwd.struct_passwd) -> str:
+    """A python the sudo user may run, with the same pytest, pexpect and jsonschema
+    as this process: a venv in the user's home, made once per set of versions.
+
+    Our own interpreter may live where the user cannot go (/root/.pyenv).
+    """
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in SUITE_PACKAGES]
+    key = "-".join(p.replace("==", "") for p in pins)
+    venv = Path(user.pw_dir) / ".cache" / "pytest-runc" / f"venv-{key}"
+    python = venv / "bin" / "python"
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": user.pw_dir}
+    if not python.exists():
+        if not os.path.exists(SYSTEM_PYTHON):
+            skips.skip_environment(f"no {SYSTEM_PYTHON} to make a venv for {user.pw_name}")
+        steps = [
+            [SYSTEM_PYTHON, "-m", "venv", "--clear", str(venv)],
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pins],
+        ]
+        for step in steps:
+            done = _as_user(user, *step, env=env, timeout=600)
+            if done.returncode != 0:
+                shutil.rmtree(venv, ignore_errors=True)
+                skips.skip_environment(
+                    f"cannot make a python for {user.pw_name} (`{' '.join(step)}`:"
+                    f" {done.stderr.strip()[-300:]}); apt-get install python3-venv"
+                )
+    return str(python)
+
+
+def _outcomes(junit: Path) -> dict[str, str]:
+    """``{node id: passed|failed|error|skipped}`` from a JUnit XML report."""
+    outcomes = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        node = f"{case.get('classname')}::{case.get('name')}"
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}
+        outcomes[node] = outcome[kinds[0]] if kinds else "passed"
+    return outcomes
+
+
+def _counts(outcomes: dict[str, str]) -> str:
+    kinds = ("passed", "failed", "error", "skipped")
+    return ", ".join(f"{sum(o == k for o in outcomes.values())} {k}" for k in kinds)
+
+
+@pytest.mark.runc
+def test_conformance_suite_through_real_sudo_matches_root(runtime):
+    """The whole conformance suite as a real user with passwordless sudo
+    (every runtime command through `sudo -n`) has exactly the outcomes it has
+    as root, and leaves nothing behind."""
+    user = _sudo_user()
+    python = _user_python(user)
+    # A copy the user can read, on the same tmpfs the runs would pick.
+    work = Path(tempfile.mkdtemp(prefix="pytest-runc-sudo-", dir=base_dir().parent))
+    try:
+        for name in SUITE_FILES:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(
+                    source, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
+            else:
+                shutil.copy2(source, work / name)
+        runs = {who: work / f"runs-{who}" for who in ("root", "sudo")}
+        for path in runs.values():
+            path.mkdir()
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(work)], check=True)
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "PYTHONPATH": str(work),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # Exactly our plugin, from the copy, in both runs.
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "LANG": "C.UTF-8",
+        }
+        args = ["-m", "pytest", "-p", "pytest_runc.plugin", "-p", "no:cacheprovider"]
+        args += ["-rfEs", "--runc", "--runc-binary", runtime.binary, "conformance"]
+        root = subprocess.run(
+            [sys.executable, *args, f"--junitxml={work / 'root.xml'}"],
+            cwd=work,
+            env={**env, "HOME": str(runs["root"]), "PYTEST_RUNC_TMPDIR": str(runs["root"])},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            stdin=subprocess.DEVNULL,
+        )
+        sudo = _as_user(
+            user,
+            python,
+            *args,
+            f"--junitxml={work / 'sudo.xml'}",
+            env={**env, "HOME": user.pw_dir, "PYTEST_RUNC_TMPDIR": str(runs["sudo"])},
+            timeout=1800,
+            cwd=work,
+        )
+        assert (work / "sudo.xml").exists(), sudo.stdout[-4000:] + sudo.stderr[-2000:]
+        assert "through sudo -n" in sudo.stdout, sudo.stdout[:2000]
+        as_root, as_sudo = _outcomes(work / "root.xml"), _outcomes(work / "sudo.xml")
+        differ = {
+            node: (as_root.get(node), as_sudo.get(node))
+            for node in sorted(set(as_root) | set(as_sudo))
+            if as_root.get(node) != as_sudo.get(node)
+        }
+        summary = f"as root: {_counts(as_root)}; through sudo: {_counts(as_sudo)}"
+        assert not differ, (
+            f"{summary}; (root, sudo) outcomes differ: {differ}\n" + sudo.stdout[-6000:]
+        )
+        assert sudo.returncode == root.returncode, summary
+        assert sum(o == "passed" for o in as_sudo.values()) > 0, summary
+        # Through sudo, runc's state and the containers' writes are root's:
+        # the run must still remove all of it.
+        left = [str(p) for path in runs.values() for p in path.rglob("s-*")]
+        assert left == [], f"the runs left {left}"
+        print(summary)
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(work)], check=False)

@@ -84,15 +84,16 @@ def _check_ids(items: Iterable[Any]) -> None:
                         )
 
 
-@pytest.hookimpl(wrapper=True)
+# Old-style hook wrappers: pytest 7.2 with pluggy 1.0 (Debian 12) has no ``wrapper=True``.
+@pytest.hookimpl(hookwrapper=True)
 def pytest_pycollect_makeitem(
     collector: pytest.Collector, name: str, obj: object
-) -> Generator[None, Any, Any]:
+) -> Generator[None, Any, None]:
     """An unknown rule id fails the collection of its module, naming the id."""
-    result = yield
+    outcome = yield
+    result = outcome.get_result()
     if result is not None:
         _check_ids(result if isinstance(result, list) else [result])
-    return result
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -106,12 +107,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.user_properties.append(("oci_rule_level", f"{rule.id} {rule.level}"))
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed check's report opens with the rules it checks."""
-    report = yield
+) -> Generator[None, Any, None]:
+    """A failed check's report names the rules it checks."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
     if report.failed:
         rules = rules_of(item)
         if rules:
@@ -122,22 +124,23 @@ def pytest_runtest_makereport(
             else:
                 report.sections.append(("OCI rule", text))
     report.oci_rules = rule_ids(item)  # type: ignore[attr-defined]
-    return report
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
-) -> Generator[None, Any, Any]:
+) -> Generator[None, Any, None]:
     """``-v`` and ``-rA`` lines name the rules: ``PASSED [config.hostname.set]``."""
-    result = yield
+    outcome = yield
+    result = outcome.get_result()
     ids = getattr(report, "oci_rules", None)
     if not ids or not result or not isinstance(result, tuple) or len(result) != 3:
-        return result
+        return
     category, letter, word = result
     if not word:
-        return result
+        return
     suffix = f" [{', '.join(ids)}]"
     if isinstance(word, tuple):
-        return category, letter, (word[0] + suffix, word[1])
-    return category, letter, word + suffix
+        outcome.force_result((category, letter, (word[0] + suffix, word[1])))
+    else:
+        outcome.force_result((category, letter, word + suffix))
