@@ -134,7 +134,8 @@ def pytest_report_teststatus(
     outcome = yield
     result = outcome.get_result()
     ids = getattr(report, "oci_rules", None)
-    if not ids or not result or not isinstance(result, tuple) or len(result) != 3:
+    # Skips are folded by reason in -rs, under the first report's word: no ids there.
+    if report.skipped or not ids or not result or not isinstance(result, tuple) or len(result) != 3:
         return
     category, letter, word = result
     if not word:

@@ -1,0 +1,187 @@
+"""Namespaces beyond "a new one differs from the host's": errors in the list,
+unlisted types, the user and time namespaces, and the rootfs under a mapping.
+
+Rules: runtime spec config-linux.md "Namespaces" and "User namespace mappings".
+(New pid/network/ipc/uts/cgroup namespaces and joining by path are checked in
+test_isolation.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_runc import skips
+from pytest_runc.linux import NS_FILES
+from pytest_runc.rootfs import copy_tree
+
+pytestmark = pytest.mark.runc
+
+#: Container root is host uid 100000 (gid 200000): ids nothing on the host owns.
+UID_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+GID_MAP = [{"containerID": 0, "hostID": 200000, "size": 1000}]
+
+
+def traversable_parent(path: Path) -> Path:
+    """The deepest directory above ``path`` that we may write and anyone may
+    reach (it and every directory above it are o+x)."""
+    best = Path(tempfile.gettempdir())
+    for parent in reversed(path.parents):  # from / downwards
+        if not parent.stat().st_mode & 0o001:
+            break
+        if os.access(parent, os.W_OK):
+            best = parent
+    return best
+
+
+@pytest.fixture
+def mapped_rootfs(bundle, container) -> Iterator[Path]:
+    """The bundle's rootfs moved to a directory anyone may traverse (an
+    absolute root.path): container root, host uid 100000, must reach it, and
+    the session's private bundle directories are closed to other users.
+    (After ``container``: removed once the test's containers are gone.)"""
+    where = Path(tempfile.mkdtemp(prefix="prt-userns-", dir=traversable_parent(bundle.rootfs)))
+    try:
+        where.chmod(0o711)
+        target = where / "rootfs"
+        try:
+            os.rename(bundle.rootfs, target)  # same filesystem: instant
+        except OSError:
+            copy_tree(bundle.rootfs, target)
+        bundle.config.setdefault("root", {})["path"] = str(target)
+        yield target
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def run_output(container, bundle, script: str) -> str:
+    bundle.shell(script)
+    done = container().run()
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    return str(done.stdout)
+
+
+def refused(container, bundle) -> str:
+    """Run the bundle; the runtime's error text, failing the check if it ran."""
+    bundle.command("true")
+    done = container().run()
+    assert done.returncode != 0, "the runtime accepted the config and ran the container"
+    return str(done.stderr)
+
+
+def map_user_namespace(bundle) -> None:
+    bundle.add_namespace("user")
+    bundle.linux["uidMappings"] = [dict(m) for m in UID_MAP]
+    bundle.linux["gidMappings"] = [dict(m) for m in GID_MAP]
+
+
+def map_text(mappings: list[dict[str, int]]) -> list[list[int]]:
+    return [[m["containerID"], m["hostID"], m["size"]] for m in mappings]
+
+
+@pytest.mark.oci_rule("config-linux.namespaces.duplicate-type-error")
+def test_duplicate_namespace_type_is_refused(bundle, container):
+    """config-linux.md "Namespaces": the same type listed twice is an error."""
+    bundle.linux["namespaces"].append({"type": "ipc"})
+    try:
+        refused(container, bundle)
+    except AssertionError:
+        raise AssertionError(
+            "the runtime accepted linux.namespaces listing the ipc namespace twice"
+        ) from None
+
+
+@pytest.mark.oci_rule("config-linux.namespaces.path-type-mismatch-error")
+def test_namespace_path_of_another_type_is_refused(bundle, container):
+    """config-linux.md "Namespaces": an ipc entry whose path is a network
+    namespace is an error, not a silent new or wrong namespace."""
+    bundle.add_namespace("ipc", f"/proc/{os.getpid()}/ns/net")
+    try:
+        refused(container, bundle)
+    except AssertionError:
+        raise AssertionError(
+            "the runtime accepted an ipc namespace entry whose path is a network namespace"
+        ) from None
+
+
+@pytest.mark.oci_rule("config-linux.namespaces.inherit-unlisted")
+@pytest.mark.parametrize("kind", ["ipc", "uts", "network"])
+def test_unlisted_namespace_is_the_runtimes_own(bundle, container, kind):
+    """config-linux.md "Namespaces": a type left out of linux.namespaces is
+    inherited from the runtime (here: the test process that runs it)."""
+    bundle.remove_namespace(kind)
+    if kind == "uts":
+        bundle.hostname(None)  # a hostname needs a uts namespace of its own
+    ns_file = NS_FILES[kind]
+    inside = run_output(container, bundle, f"readlink /proc/self/ns/{ns_file}").strip()
+    own = os.readlink(f"/proc/self/ns/{ns_file}")
+    assert inside == own, f"the unlisted {kind} namespace is {inside}, not the runtime's own {own}"
+
+
+@pytest.mark.oci_rule(
+    "config-linux.namespaces.new-when-no-path", "config-linux.namespaces.types-supported"
+)
+@pytest.mark.parametrize("kind", ["user", "time"])
+def test_new_namespace_of_the_newer_types(request, bundle, container, runtime_features, kind):
+    """config-linux.md "Namespaces": user and time entries without a path get
+    a new namespace of that type."""
+    ns_file = NS_FILES.get(kind, kind)
+    if not os.path.exists(f"/proc/self/ns/{ns_file}"):
+        skips.skip_host(f"the kernel has no {kind} namespaces (/proc/self/ns/{ns_file})")
+    runtime_features.require("namespaces", kind)
+    if kind == "user":
+        request.getfixturevalue("mapped_rootfs")
+        map_user_namespace(bundle)
+    else:
+        bundle.add_namespace(kind)
+    inside = run_output(container, bundle, f"readlink /proc/self/ns/{ns_file}").strip()
+    assert inside.startswith(f"{ns_file}:["), f"readlink of /proc/self/ns/{ns_file}: {inside!r}"
+    assert inside != os.readlink(f"/proc/self/ns/{ns_file}"), f"host's {kind} namespace"
+
+
+@pytest.mark.oci_rule("config-linux.namespaces.types-supported")
+@pytest.mark.parametrize("which", ["uid", "gid"])
+def test_user_namespace_has_the_configured_mappings(bundle, container, mapped_rootfs, which):
+    """config-linux.md "User namespace mappings": /proc/self/{uid,gid}_map
+    inside hold exactly the configured uidMappings/gidMappings."""
+    map_user_namespace(bundle)
+    out = run_output(container, bundle, f"cat /proc/self/{which}_map")
+    seen = [[int(n) for n in line.split()] for line in out.splitlines() if line.strip()]
+    wanted = map_text(UID_MAP if which == "uid" else GID_MAP)
+    assert seen == wanted, f"{which}_map inside is {seen}, configured {wanted}"
+
+
+@pytest.mark.oci_rule("config-linux.user-namespace-mappings.no-chown-rootfs")
+def test_user_namespace_leaves_the_rootfs_owner_alone(bundle, container, mapped_rootfs):
+    """config-linux.md "User namespace mappings": the runtime does not chown
+    the rootfs to the mapped ids to make the mapping work."""
+    map_user_namespace(bundle)
+    paths = (".", "bin", "bin/busybox", "etc", "etc/passwd")
+    before = {p: os.lstat(mapped_rootfs / p)[4:6] for p in paths}
+    run_output(container, bundle, "true")
+    after = {p: os.lstat(mapped_rootfs / p)[4:6] for p in paths}
+    changed = {p: f"{before[p]} -> {after[p]}" for p in paths if before[p] != after[p]}
+    assert not changed, f"the runtime chowned the rootfs (uid, gid): {changed}"
+
+
+@pytest.mark.oci_rule("config-linux.namespaces.types-supported")
+def test_time_namespace_offsets_are_applied(bundle, container, runtime_features):
+    """config-linux.md "Namespaces" (time) and "Offset for Time Namespace": a
+    new time namespace starts with the configured monotonic and boottime offsets."""
+    if not os.path.exists("/proc/self/ns/time"):
+        skips.skip_host("the kernel has no time namespaces (/proc/self/ns/time)")
+    runtime_features.require("namespaces", "time")
+    bundle.add_namespace("time")
+    bundle.linux["timeOffsets"] = {
+        "monotonic": {"secs": 86400, "nanosecs": 0},
+        "boottime": {"secs": 172800, "nanosecs": 0},
+    }
+    out = run_output(container, bundle, "cat /proc/self/timens_offsets")
+    offsets = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    wanted = {"monotonic": ["86400", "0"], "boottime": ["172800", "0"]}
+    assert offsets == wanted, f"timens_offsets inside: {offsets}, configured {wanted}"
