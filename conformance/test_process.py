@@ -1,0 +1,229 @@
+"""The process object: what the runtime refuses, and what it sets or leaves alone.
+
+Rules: runtime spec config.md "Process" (args, consoleSize), "POSIX process"
+(rlimits: unknown and duplicate types, every configured type readable) and
+"Linux process" (capabilities the kernel does not know, oomScoreAdj left as
+inherited, execCPUAffinity left alone, scheduler and ioPriority where the
+runtime's spec version has them). What test_isolation.py already checks
+(cwd, env, user, umask, the capability sets, noNewPrivileges, NOFILE's soft and
+hard limits, a set oomScoreAdj) is not repeated here.
+"""
+
+from __future__ import annotations
+
+import resource
+from typing import Any
+
+import pytest
+
+from pytest_runc import skips
+from pytest_runc.linux import status_fields
+
+pytestmark = pytest.mark.runc
+
+
+def run(container: Any, bundle: Any, script: str) -> Any:
+    bundle.shell(script)
+    return container().run()
+
+
+@pytest.mark.oci_rule("config.process.args-required")
+def test_empty_args_is_refused(bundle, container):
+    """config.md "process.args": a process without args is an error, not a default program."""
+    bundle.shell("echo ran")
+    bundle.process["args"] = []
+    made = container()
+    done = made.run()
+    assert done.returncode != 0, f"the runtime accepted empty process.args and ran {done.stdout!r}"
+    assert "ran" not in done.stdout, "a program ran for empty process.args"
+
+
+@pytest.mark.oci_rule("config.posix-process.rlimit-unknown-type-error")
+def test_unknown_rlimit_type_is_refused(bundle, container):
+    """config.md "POSIX process" rlimits: a type that names no kernel resource is an error."""
+    bundle.shell("echo ran").rlimit("RLIMIT_PRT_BOGUS", 1, 1)
+    done = container().run()
+    assert done.returncode != 0, "the runtime accepted rlimit type RLIMIT_PRT_BOGUS"
+    assert "ran" not in done.stdout, "the program ran with an unknown rlimit type"
+
+
+@pytest.mark.oci_rule("config.posix-process.rlimit-duplicate-error")
+def test_duplicate_rlimit_type_is_refused(bundle, container):
+    """config.md "POSIX process" rlimits: two entries of one type are an error."""
+    bundle.shell("echo ran")
+    bundle.process["rlimits"] = [
+        {"type": "RLIMIT_NOFILE", "soft": 300, "hard": 400},
+        {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+    ]
+    done = container().run()
+    assert done.returncode != 0, (
+        f"the runtime accepted two rlimits of type RLIMIT_NOFILE (exit {done.returncode})"
+    )
+
+
+#: rlimit type -> (soft, hard, the row of /proc/PID/limits) where the limit is
+#: unlimited here; a runtime cannot raise a hard limit above what it inherits.
+RLIMITS = {
+    "RLIMIT_CORE": (1024, 2048, "Max core file size"),
+    "RLIMIT_CPU": (500, 600, "Max cpu time"),
+    "RLIMIT_DATA": (1 << 30, 1 << 31, "Max data size"),
+    "RLIMIT_FSIZE": (1 << 30, 1 << 31, "Max file size"),
+    "RLIMIT_LOCKS": (70, 80, "Max file locks"),
+    "RLIMIT_MEMLOCK": (65536, 131072, "Max locked memory"),
+    "RLIMIT_MSGQUEUE": (81920, 163840, "Max msgqueue size"),
+    "RLIMIT_NICE": (1, 2, "Max nice priority"),
+    "RLIMIT_NOFILE": (123, 456, "Max open files"),
+    "RLIMIT_NPROC": (500, 600, "Max processes"),
+    "RLIMIT_RSS": (1 << 30, 1 << 31, "Max resident set"),
+    "RLIMIT_RTPRIO": (1, 2, "Max realtime priority"),
+    "RLIMIT_RTTIME": (100000, 200000, "Max realtime timeout"),
+    "RLIMIT_SIGPENDING": (300, 400, "Max pending signals"),
+    "RLIMIT_STACK": (1 << 23, 1 << 24, "Max stack size"),
+    "RLIMIT_AS": (1 << 32, 1 << 33, "Max address space"),
+}
+
+
+#: Linux's resource numbers (Python's resource module lacks RLIMIT_LOCKS).
+RESOURCE_NUMBER = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}  # fmt: skip
+
+
+def settable(kind: str, soft: int, hard: int) -> tuple[int, int]:
+    """``soft``/``hard``, lowered under the hard limit the runtime inherits from us."""
+    inherited = resource.getrlimit(RESOURCE_NUMBER[kind])[1]
+    if inherited == resource.RLIM_INFINITY or inherited >= hard:
+        return soft, hard
+    return inherited // 2, inherited
+
+
+@pytest.mark.oci_rule("config.posix-process.rlimit-getrlimit-succeeds")
+def test_every_configured_rlimit_is_in_force(bundle, container):
+    """config.md "POSIX process" rlimits: every configured type reads back inside
+    with its soft and hard value (getrlimit, as /proc/self/limits shows it)."""
+    wanted = {kind: settable(kind, soft, hard) for kind, (soft, hard, _) in RLIMITS.items()}
+    bundle.process["rlimits"] = [
+        {"type": kind, "soft": soft, "hard": hard} for kind, (soft, hard) in wanted.items()
+    ]
+    done = run(container, bundle, "cat /proc/self/limits")
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    rows = {line[:26].strip(): line[26:].split()[:2] for line in done.stdout.splitlines()[1:]}
+    wrong = {
+        kind: rows.get(RLIMITS[kind][2])
+        for kind, (soft, hard) in wanted.items()
+        if rows.get(RLIMITS[kind][2]) != [str(soft), str(hard)]
+    }
+    assert not wrong, f"rlimits not as configured (type: [soft, hard] seen): {wrong}"
+
+
+def with_unknown_capability(bundle: Any) -> None:
+    caps = bundle.process["capabilities"]
+    for key in ("bounding", "effective", "permitted"):
+        caps[key] = [*caps.get(key, []), "CAP_PRT_BOGUS"]
+
+
+@pytest.mark.oci_rule("config.linux-process.capability-ungrantable-no-failure")
+def test_unknown_capability_does_not_stop_the_container(bundle, container):
+    """config.md "Linux process" capabilities: a capability the runtime cannot
+    map or grant does not keep the container from starting."""
+    with_unknown_capability(bundle)
+    done = run(container, bundle, "echo started")
+    assert done.returncode == 0 and done.stdout == "started\n", (
+        f"the container did not start with CAP_PRT_BOGUS requested: {done.stderr.strip()}"
+    )
+
+
+@pytest.mark.oci_rule("config.linux-process.capability-unmappable-warning")
+def test_unknown_capability_is_warned_about(bundle, container):
+    """config.md "Linux process" capabilities: the runtime logs a warning naming
+    each capability it cannot map."""
+    with_unknown_capability(bundle)
+    done = run(container, bundle, "true")
+    warnings = [line for line in done.stderr.splitlines() if "CAP_PRT_BOGUS" in line]
+    assert warnings, f"no warning names CAP_PRT_BOGUS; the runtime said: {done.stderr.strip()!r}"
+
+
+@pytest.mark.oci_rule("config.linux-process.oom-score-adj-unchanged")
+def test_oom_score_adj_is_inherited_when_absent(bundle, container):
+    """config.md "Linux process" oomScoreAdj: without it, the process keeps the
+    oom_score_adj it inherits (here: the one of the test process that runs the runtime)."""
+    bundle.process.pop("oomScoreAdj", None)
+    with open("/proc/self/oom_score_adj") as f:
+        inherited = f.read().strip()
+    done = run(container, bundle, "cat /proc/self/oom_score_adj")
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    assert done.stdout.strip() == inherited, (
+        f"oom_score_adj is {done.stdout.strip()} without oomScoreAdj; inherited {inherited}"
+    )
+
+
+@pytest.mark.oci_rule("config.process.console-size-ignored-without-terminal")
+def test_console_size_is_ignored_without_terminal(bundle, container):
+    """config.md "process.consoleSize": with terminal false the size is ignored:
+    the container runs, with no terminal."""
+    bundle.process["consoleSize"] = {"height": 17, "width": 53}
+    done = run(container, bundle, "if [ -t 0 ] || [ -t 1 ]; then echo tty; else echo no-tty; fi")
+    assert done.returncode == 0, (
+        f"the container did not run with consoleSize and terminal false: {done.stderr.strip()}"
+    )
+    assert done.stdout == "no-tty\n", f"the process got a terminal for consoleSize: {done.stdout!r}"
+
+
+@pytest.mark.oci_rule("config.linux-process.exec-cpu-affinity-final-unset")
+def test_exec_cpu_affinity_left_to_the_cgroup(bundle, container):
+    """config.md "Linux process" execCPUAffinity: without ``final``, a process
+    started with ``exec`` keeps the CPUs its cgroup gives it, the same as the
+    container's first process."""
+    bundle.process.pop("execCPUAffinity", None)
+    bundle.shell("grep Cpus_allowed_list /proc/self/status; exec sleep 60")
+    made = container()
+    made.run(detach=True)
+    first = status_fields(made.wait_for_output("Cpus_allowed_list"))["Cpus_allowed_list"]
+    done = made.exec("grep", "Cpus_allowed_list", "/proc/self/status")
+    assert done.returncode == 0, f"exec exited {done.returncode}: {done.stderr}"
+    execd = status_fields(done.stdout)["Cpus_allowed_list"]
+    assert execd == first, (
+        f"the exec'd process may run on CPUs {execd}, the container's process on {first}"
+    )
+
+
+def require_spec(runtime_features: Any, version: tuple[int, int, int], field: str) -> None:
+    """Skip when the runtime's ociVersionMax predates the spec that added ``field``."""
+    claimed = runtime_features.oci_version_max
+    if not claimed:
+        return  # no `features`: nothing ruled out
+    numbers = tuple(int(part) for part in claimed.split("-")[0].split(".")[:3])
+    if numbers < version:
+        skips.skip_runtime(
+            f"ociVersionMax {claimed} predates {field} (spec {'.'.join(map(str, version))})"
+        )
+
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+def test_scheduler_policy_and_nice_are_applied(bundle, container, runtime_features):
+    """config.md "Linux process" scheduler (spec 1.1): the process runs with the
+    configured policy and nice value."""
+    require_spec(runtime_features, (1, 1, 0), "process.scheduler")
+    bundle.process["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+    # /proc/PID/stat fields 19 (nice) and 41 (policy; SCHED_BATCH is 3)
+    done = run(container, bundle, "cut -d' ' -f19,41 /proc/self/stat")
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    assert done.stdout.split() == ["7", "3"], (
+        f"nice and policy are {done.stdout.split()}, configured SCHED_BATCH (3) with nice 7"
+    )
+
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+def test_io_priority_is_applied(bundle, container, runtime_features):
+    """config.md "Linux process" ioPriority (spec 1.1): the process has the
+    configured I/O scheduling class and priority."""
+    require_spec(runtime_features, (1, 1, 0), "process.ioPriority")
+    bundle.process["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 5}
+    done = run(container, bundle, "ionice -p $$")
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    assert done.stdout.strip() == "best-effort: prio 5", (
+        f"the I/O priority is {done.stdout.strip()!r}, configured best-effort 5"
+    )
