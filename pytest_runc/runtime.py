@@ -20,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -103,6 +103,7 @@ class Runtime:
         check: bool = True,
         global_root: bool = True,
         pass_fds: Sequence[int] = (),
+        fds: Mapping[int, int] | None = None,
     ) -> Completed:
         """Run one runtime command and wait for it, within the deadline.
 
@@ -110,11 +111,14 @@ class Runtime:
         container's, for create/run/exec); otherwise a temporary file does.
         Raises RuntimeCommandError on a non-zero status when ``check``,
         RuntimeTimeout when the deadline passes (the process group is killed).
-        ``pass_fds`` are inherited by the runtime (``exec --preserve-fds``).
+        ``pass_fds`` are inherited by the runtime under the same numbers; ``fds``
+        maps a descriptor number of the runtime process to one of ours (``{3: fd}``:
+        the runtime's fd 3 is our ``fd``, whatever our own fd 3 is; ``exec --preserve-fds``).
         """
         argv = self.argv(*args, global_root=global_root)
-        if self.sudo and pass_fds:
-            argv = _reopen_through_sudo(argv, pass_fds)
+        mapped = {fd: fd for fd in pass_fds} | dict(fds or {})
+        if self.sudo and mapped:
+            argv = _reopen_through_sudo(argv, mapped)
         deadline = self.timeout if timeout is None else timeout
         with _sink(stdout) as out, _sink(stderr) as err:
             started = time.monotonic()
@@ -127,7 +131,9 @@ class Runtime:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
-                pass_fds=tuple(pass_fds),
+                pass_fds=tuple({*mapped, *mapped.values()}),
+                # Only a real renumbering needs code in the child.
+                preexec_fn=_mapper(fds) if fds and not self.sudo else None,
             )
             try:
                 if input is not None:
@@ -248,13 +254,13 @@ class Runtime:
         tty: bool = False,
         console_socket: Path | None = None,
         preserve_fds: int = 0,
-        pass_fds: Sequence[int] = (),
+        fds: Mapping[int, int] | None = None,
     ) -> Completed:
         """``exec``: run another process in the container; status is its own.
 
         ``process`` names a process.json used instead of ``command``; ``tty``
         with ``console_socket`` (and ``detach``) sends the terminal's master
-        to that socket; ``preserve_fds`` passes fds 3.. (from ``pass_fds``) on.
+        to that socket; ``preserve_fds`` passes fds 3.. on (``fds`` maps them to ours).
         """
         args = ["exec"]
         for item in env:
@@ -277,7 +283,7 @@ class Runtime:
             stdout=stdout,
             timeout=timeout,
             check=check,
-            pass_fds=pass_fds,
+            fds=fds,
         )
 
     def state(self, container_id: str) -> State:
@@ -379,22 +385,37 @@ class Runtime:
         return data
 
 
-def _reopen_through_sudo(argv: builtins.list[str], fds: Sequence[int]) -> builtins.list[str]:
+def _reopen_through_sudo(argv: builtins.list[str], fds: Mapping[int, int]) -> builtins.list[str]:
     """``argv`` (``sudo -n -- runtime ...``) with ``fds`` opened again as root.
 
     sudo closes every descriptor above 2 (``closefrom``; keeping them needs a
     sudoers ``closefrom_override`` few machines have), so an inherited fd 3
     never reaches the runtime. Root reopens our ``/proc/<pid>/fd/<n>`` under
     the same number, with the same access mode and without truncating.
+    ``fds`` maps the runtime's descriptor number to ours.
     """
     redirects = []
-    for fd in sorted(set(fds)):
+    for child, fd in sorted(fds.items()):
         mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
         op = "<" if mode == os.O_RDONLY else "<>"
-        redirects.append(f"{fd}{op}/proc/{os.getpid()}/fd/{fd}")
+        redirects.append(f"{child}{op}/proc/{os.getpid()}/fd/{fd}")
     script = f'exec {" ".join(redirects)} && exec "$@"'
     assert argv[:3] == ["sudo", "-n", "--"], argv
     return [*argv[:3], "/bin/sh", "-c", script, "sh", *argv[3:]]
+
+
+def _mapper(fds: Mapping[int, int]) -> Callable[[], None]:
+    """A preexec function giving the child ``fds`` (child number -> our fd).
+
+    It runs in the child only, so our own descriptors (an xdist channel may be
+    fd 3) stay untouched; close_fds then keeps exactly the mapped numbers.
+    """
+
+    def remap() -> None:
+        for child, ours in fds.items():
+            os.dup2(ours, child)
+
+    return remap
 
 
 def _rootfs_in(bundle: Path) -> Path | None:
