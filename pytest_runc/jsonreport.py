@@ -1,0 +1,343 @@
+"""``--runc-report PATH``: one JSON document per run, for machines.
+
+The document (schema: ``pytest_runc/schemas/report.schema.json``, field
+``version``) holds the runtime under test (path, ``--version`` output, its
+``features`` JSON), the host (kernel, distribution, architecture, cgroup
+mode, root/sudo/rootless), pytest-runc's version and one record per check:
+node id, rule ids, outcome, skip class, duration, and for a failure the first
+line of the message with the full text next to it.
+
+``python -m pytest_runc report merge`` joins such files into a matrix.
+
+Under xdist only the controller writes the file: workers send their reports
+to it anyway (the ``oci_rules`` attribute travels with them).
+
+Plugins and conftest files add fields to every record with the
+``pytest_runc_report_record(record, report, config)`` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_runc import __version__, skips
+
+#: Bump when a field changes meaning or goes away (adding one is compatible).
+REPORT_VERSION = 1
+OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")
+#: The class of a skip that pytest-runc did not decide (a plain pytest.skip).
+OTHER = "other"
+
+
+class ReportHooks:
+    """Hook specifications of the JSON report (registered with ``pytest_addhooks``)."""
+
+    @pytest.hookspec
+    def pytest_runc_report_record(
+        self, record: dict[str, Any], report: pytest.TestReport, config: pytest.Config
+    ) -> None:
+        """Called for every record before the report is written; edit ``record`` in place.
+
+        ``report`` is the phase that decided the outcome (the call, or the
+        setup of a skipped check). Add keys of your own (prefix them, e.g.
+        ``"myorg_ticket"``); the schema allows extra keys in a record.
+        Under xdist this runs in the controller, with the workers' reports.
+        """
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Make ``pytest_runc_report_record`` known to pluggy."""
+    pluginmanager.add_hookspecs(ReportHooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--runc-report PATH`` (also ``PYTEST_RUNC_REPORT``), in the ``runc`` group."""
+    group = parser.getgroup("runc", "container runtime tests (pytest-runc)")
+    group.addoption(
+        "--runc-report",
+        default=None,
+        metavar="PATH",
+        help="write a JSON report of the run (runtime, host, one record per check) to PATH"
+        " [env PYTEST_RUNC_REPORT]; `python -m pytest_runc report merge` joins such files",
+    )
+
+
+def skip_class(reason: str) -> str:
+    """The class of a skip reason: ``environment``, ``host``, ``runtime``,
+    ``departure``, or ``other`` for a skip that pytest-runc did not decide."""
+    return skips.classify(reason) or OTHER
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """The reason of a skipped report (pytest keeps it as (path, line, 'Skipped: why'))."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        text = str(longrepr[2])
+        return text[len("Skipped: ") :] if text.startswith("Skipped: ") else text
+    return str(longrepr or "")
+
+
+def _first_line(text: str) -> str:
+    """The line a reader looks at first: the assertion (``E ...``), else the last line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("E "):
+            return line[1:].strip()
+    return lines[-1].strip() if lines else ""
+
+
+@dataclass
+class _Check:
+    """What the phases of one check reported so far."""
+
+    nodeid: str
+    rules: list[str] = field(default_factory=list)
+    reports: list[pytest.TestReport] = field(default_factory=list)
+
+
+def record_of(
+    reports: Iterable[pytest.TestReport], nodeid: str, rules: list[str]
+) -> tuple[dict[str, Any], pytest.TestReport]:
+    """One check's record from its phase reports, and the report that decided it.
+
+    A failed setup or teardown counts as ``failed`` (with its ``phase``), as
+    the JUnit XML counts it an error of that check.
+    """
+    phases = list(reports)
+    deciding = phases[0]
+    outcome = "passed"
+    for report in phases:
+        wasxfail = hasattr(report, "wasxfail")
+        if report.failed:
+            deciding, outcome = report, "failed"
+            break
+        if report.skipped:
+            deciding, outcome = report, "xfailed" if wasxfail else "skipped"
+            break
+        if report.when == "call":
+            deciding, outcome = report, "xpassed" if wasxfail else "passed"
+    record: dict[str, Any] = {
+        "nodeid": nodeid,
+        "rules": rules,
+        "outcome": outcome,
+        "phase": deciding.when,
+        "duration": round(sum(getattr(r, "duration", 0.0) for r in phases), 6),
+    }
+    if outcome == "skipped":
+        reason = _skip_reason(deciding)
+        record["skip_class"] = skip_class(reason)
+        record["reason"] = reason
+    elif outcome in ("xfailed", "xpassed"):
+        reason = str(getattr(deciding, "wasxfail", ""))
+        record["reason"] = reason
+        record["skip_class"] = skip_class(reason)
+    if outcome == "failed":
+        text = deciding.longreprtext
+        record["message"] = _first_line(text)
+        record["details"] = text
+    worker = getattr(deciding, "node", None)
+    worker_id = getattr(worker, "gateway", None)
+    if worker_id is not None:
+        record["worker"] = str(getattr(worker_id, "id", worker_id))
+    return record, deciding
+
+
+def _os_release() -> str:
+    try:
+        text = Path("/etc/os-release").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key] = value.strip().strip('"')
+    return values.get("PRETTY_NAME") or values.get("NAME", "")
+
+
+def host_facts(config: pytest.Config) -> dict[str, Any]:
+    """Kernel, distribution, architecture, cgroup mode and how commands got root."""
+    from pytest_runc.plugin import session_key
+
+    facts: dict[str, Any] = {
+        "name": socket.gethostname(),
+        "kernel": platform.release(),
+        "distribution": _os_release(),
+        "architecture": platform.machine(),
+        "python": platform.python_version(),
+        "pytest": pytest.__version__,
+    }
+    session = config.stash.get(session_key, None)
+    if session is not None:
+        facts["cgroup_mode"] = session.cgroup_mode
+        privilege = session.privilege
+        facts["privilege"] = (
+            "root"
+            if privilege.is_root
+            else "sudo"
+            if privilege.sudo
+            else "rootless"
+            if privilege.rootless
+            else "none"
+        )
+        if session.settings.rootless:
+            facts["privilege"] = "rootless"
+    return facts
+
+
+def runtime_facts(config: pytest.Config) -> dict[str, Any]:
+    """The runtime under test: path, ``--version`` output and ``features`` JSON (or null)."""
+    from pytest_runc.departures import identify
+    from pytest_runc.errors import RuncError
+    from pytest_runc.plugin import session_key
+
+    session = config.stash.get(session_key, None)
+    if session is None or not session.settings.enabled:
+        return {"requested": None, "path": None, "version": None, "features": None, "name": None}
+    probed = session.probe()
+    facts: dict[str, Any] = {
+        "requested": session.settings.binary,
+        "path": probed.binary,
+        "version": probed.version if probed.binary else None,
+        "features": None,
+        "problem": probed.problem,
+    }
+    facts.update(identify(probed.version if probed.binary else "", session.settings.binary))
+    if probed.binary and not probed.problem:
+        try:
+            features = session.probe_features()
+        except RuncError as exc:
+            facts["features_problem"] = str(exc)
+        else:
+            facts["features"] = dict(features.raw) if features.available else None
+    return facts
+
+
+class JsonReport:
+    """Collects the reports of a run and writes the JSON document at its end."""
+
+    def __init__(self, config: pytest.Config, path: Path) -> None:
+        self.config = config
+        self.path = path
+        self.started = time.time()
+        self.checks: dict[str, _Check] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep every phase of every check (the controller's copy under xdist)."""
+        check = self.checks.setdefault(report.nodeid, _Check(report.nodeid))
+        rules = getattr(report, "oci_rules", None)
+        if rules and not check.rules:
+            check.rules = list(rules)
+        check.reports.append(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A module that does not import is a failed record of its own."""
+        if report.failed:
+            check = self.checks.setdefault(report.nodeid, _Check(report.nodeid))
+            check.reports.append(report)  # type: ignore[arg-type]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write the document (the directory is made if needed)."""
+        from pytest_runc.departures import applied_departures
+
+        records = []
+        for check in self.checks.values():
+            record, deciding = record_of(check.reports, check.nodeid, check.rules)
+            self.config.hook.pytest_runc_report_record(
+                record=record, report=deciding, config=self.config
+            )
+            records.append(record)
+        document = {
+            "version": REPORT_VERSION,
+            "pytest_runc": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "duration": round(time.time() - self.started, 3),
+            "exitstatus": int(exitstatus),
+            "argv": list(self.config.invocation_params.args),
+            "runtime": runtime_facts(self.config),
+            "host": host_facts(self.config),
+            "departures": applied_departures(self.config),
+            "summary": summarize(records),
+            "records": records,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.write_sep("-", f"pytest-runc JSON report: {self.path}")
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Counts per outcome, and per skip class as ``skipped:<class>``."""
+    counts: dict[str, int] = {outcome: 0 for outcome in OUTCOMES}
+    for record in records:
+        counts[record["outcome"]] += 1
+        if record["outcome"] == "skipped":
+            key = f"skipped:{record['skip_class']}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+_plugin_key = pytest.StashKey[JsonReport]()
+
+
+def report_path(config: pytest.Config) -> Path | None:
+    """Where ``--runc-report`` (or ``PYTEST_RUNC_REPORT``) asks for the report, if anywhere."""
+    value = config.getoption("--runc-report") or os.environ.get("PYTEST_RUNC_REPORT")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise pytest.UsageError(
+            f"--runc-report {value}: is a directory; give a file name such as {path / 'report.json'}"
+        )
+    if not path.parent.exists() and not path.parent.parent.exists():
+        raise pytest.UsageError(
+            f"--runc-report {value}: the directory {path.parent} does not exist; create it first"
+        )
+    return path.resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the collector on the controller (or a run without xdist), never on a worker."""
+    path = report_path(config)
+    if path is None or hasattr(config, "workerinput"):
+        return
+    plugin = JsonReport(config, path)
+    config.stash[_plugin_key] = plugin
+    config.pluginmanager.register(plugin, "pytest_runc_jsonreport")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(_plugin_key, None)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+        del config.stash[_plugin_key]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One line counting this run's skips by class (their reasons are in ``-rs``)."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if hasattr(report, "wasxfail"):
+            continue
+        kind = skip_class(_skip_reason(report))
+        counts[kind] = counts.get(kind, 0) + 1
+    if counts:
+        order = [*skips.CLASSES, OTHER]
+        text = ", ".join(f"{counts[k]} {k}" for k in order if k in counts)
+        terminalreporter.write_line(f"pytest-runc skips by class: {text} (-rs lists the reasons)")

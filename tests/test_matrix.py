@@ -1,0 +1,386 @@
+"""``python -m pytest_runc report merge``: the matrix, its renderings, bad input,
+a faulty runtime in the matrix, and the HTML in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pytest_runc.matrix import build
+from pytest_runc.matrix.cli import main
+from pytest_runc.matrix.model import cell_of, label_of
+from pytest_runc.matrix.render import html_page, markdown
+from pytest_runc.schemas import schema_errors
+
+REPO = Path(__file__).resolve().parent.parent
+A, B, C = (
+    "runtime.start.runs-process",
+    "runtime.create.applies-config-except-process",
+    "config-linux.namespaces.new-when-no-path",
+)
+
+
+def report(name: str, release: str, records: list[dict], host: str = "box") -> dict:
+    document = {
+        "version": 1,
+        "pytest_runc": "0.1.0",
+        "created": "2026-01-01T00:00:00+00:00",
+        "exitstatus": 0,
+        "runtime": {
+            "path": f"/usr/bin/{name}",
+            "version": f"{name} version {release}",
+            "features": None,
+            "name": name,
+            "release": release,
+        },
+        "host": {
+            "name": host,
+            "kernel": "6.1",
+            "architecture": "x86_64",
+            "cgroup_mode": "v2",
+            "privilege": "root",
+        },
+        "departures": None,
+        "summary": {},
+        "records": [
+            {"nodeid": nodeid, "rules": rules, "outcome": outcome, "duration": 0.1, **extra}
+            for nodeid, rules, outcome, extra in records
+        ],
+    }
+    assert schema_errors("report", document) == []
+    return document
+
+
+FAILED = {"message": "AssertionError: no", "details": "E AssertionError: no"}
+
+
+def two_runtimes() -> list[tuple[str, dict]]:
+    runc = report(
+        "runc",
+        "1.1.5+ds1",
+        [
+            ("c/t.py::a", [A], "passed", {}),
+            ("c/t.py::b", [B], "xfailed", {"skip_class": "departure", "reason": "departure: x"}),
+            ("c/t.py::c", [C], "skipped", {"skip_class": "host", "reason": "host: no"}),
+        ],
+    )
+    crun = report(
+        "crun",
+        "1.8.1",
+        [
+            ("c/t.py::a", [A], "passed", {}),
+            ("c/t.py::b", [B], "failed", FAILED),
+            ("c/t.py::c", [C], "skipped", {"skip_class": "runtime", "reason": "runtime: no"}),
+            ("c/t.py::d", [], "passed", {}),
+        ],
+    )
+    return [("runc.json", runc), ("crun.json", crun)]
+
+
+def test_cells_labels_summary_and_differences():
+    matrix = build(two_runtimes())
+    assert [c.label for c in matrix.columns] == ["runc-1.1.5@box", "crun-1.8.1@box"]
+    cells = {row.key: row.cells for row in matrix.rows}
+    assert cells[A] == {"runc-1.1.5@box": "passed", "crun-1.8.1@box": "passed"}
+    assert cells[B] == {"runc-1.1.5@box": "departure", "crun-1.8.1@box": "failed"}
+    assert cells[C] == {"runc-1.1.5@box": "host-lacks", "crun-1.8.1@box": "unsupported"}
+    assert cells["(no rule id) c/t.py::d"] == {
+        "runc-1.1.5@box": "not-run",
+        "crun-1.8.1@box": "passed",
+    }
+    assert [row.key for row in matrix.differences()] == [B, C, "(no rule id) c/t.py::d"]
+    summary = matrix.summary()
+    assert summary["crun-1.8.1@box"]["failed"] == 1 and summary["runc-1.1.5@box"]["departure"] == 1
+    # Rows come in catalogue order (create before start), runtime.md before config-linux.md.
+    assert [row.key for row in matrix.rows][:3] == [B, A, C]
+
+
+def test_a_failing_check_wins_over_a_passing_one_of_the_same_rule():
+    document = report("x", "1", [("t::a", [A], "passed", {}), ("t::b", [A], "failed", FAILED)])
+    assert build([("x", document)]).rows[0].cells == {"x-1@box": "failed"}
+
+
+@pytest.mark.parametrize(
+    ("record", "state"),
+    [
+        ({"outcome": "xfailed", "skip_class": "other"}, "failed"),
+        ({"outcome": "xpassed"}, "passed"),
+        ({"outcome": "skipped", "skip_class": "environment"}, "not-run"),
+        ({"outcome": "skipped", "skip_class": "departure"}, "departure"),
+    ],
+)
+def test_cell_of_outcomes(record, state):
+    assert cell_of(record) == state
+
+
+def test_labels_name_rootless_runs_and_duplicates_get_numbers():
+    document = report("runc", "1.5.1", [("t::a", [A], "passed", {})])
+    rootless = json.loads(json.dumps(document))
+    rootless["host"]["privilege"] = "rootless"
+    assert label_of(rootless) == "runc-1.5.1@box rootless"
+    matrix = build([("a", document), ("b", document)])
+    assert [c.label for c in matrix.columns] == ["runc-1.5.1@box", "runc-1.5.1@box #2"]
+
+
+def test_markdown_puts_summary_then_differences_then_groups():
+    text = markdown(build(two_runtimes()))
+    assert (
+        text.index("## Summary")
+        < text.index("## Differences (3 rules)")
+        < text.index("## All rules")
+    )
+    assert "| runc-1.1.5@box | 0 | 1 | 1 | 0 | 1 | 1 |" in text
+    assert "### runtime.md § " in text and "### config-linux.md § " in text
+    assert re.search(
+        rf"\[`{re.escape(B)}`\]\(https://\S+\) \S+ \| ⚠️ departure \| ❌ failed \|", text
+    )
+
+
+def test_html_is_one_file_without_external_assets():
+    page = html_page(build(two_runtimes()))
+    assert page.startswith("<!DOCTYPE html>")
+    for needle in ("<script", "<link", "<img", "src=", "@import", "url("):
+        assert needle not in page, needle
+
+
+def test_cli_writes_each_format(tmp_path, capsys):
+    paths = []
+    for name, document in two_runtimes():
+        path = tmp_path / name
+        path.write_text(json.dumps(document))
+        paths.append(str(path))
+    assert main(["merge", *paths, "--format", "json", "-o", str(tmp_path / "m.json")]) == 0
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert merged["differences"] == [B, C, "(no rule id) c/t.py::d"]
+    assert main(["merge", *paths]) == 0
+    assert capsys.readouterr().out.startswith("# OCI runtime conformance matrix")
+    assert main(["merge", *paths, "--format", "html", "-o", str(tmp_path / "m.html")]) == 0
+    assert '<table id="matrix">' in (tmp_path / "m.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file (write one with pytest --runc-report)"),
+        ("{not json", "not JSON"),
+        ('{"a": 1}', "not a pytest-runc report"),
+        ('{"version": 99, "records": []}', "report version 99; this pytest-runc reads 1"),
+        ('{"version": 1, "records": []}', "does not match report.schema.json"),
+    ],
+)
+def test_bad_input_is_one_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["merge", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m pytest_runc report merge: error: {path}: ")
+    assert message in err and "Traceback" not in err
+
+
+def test_the_module_entry_point_dispatches_report(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_runc", "report", "merge", str(tmp_path / "none.json")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 2 and "no such file" in done.stderr
+
+
+# -- the HTML in a real browser ------------------------------------------------
+
+
+class _Cells(HTMLParser):
+    """Collects, per ``data-rule`` row of the #matrix table, the cells' classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = ""
+        self.rows: dict[str, list[str]] = {}
+        self._row: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table":
+            self.table = found.get("id") or ""
+        elif tag == "tr" and self.table == "matrix" and found.get("data-rule"):
+            self._row = found["data-rule"]
+            self.rows[self._row or ""] = []
+        elif tag == "td" and self._row and found.get("class"):
+            self.rows[self._row].append(found["class"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr":
+            self._row = None
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("environment: no chromium to render the HTML (apt-get install chromium)")
+
+
+def _headless(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+            env={**os.environ, "HOME": profile},
+        )
+
+
+def test_html_renders_in_headless_chromium(tmp_path):
+    browser = _chromium()
+    page = tmp_path / "matrix.html"
+    page.write_text(html_page(build(two_runtimes())))
+    dumped = _headless(browser, "--dump-dom", page.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    parsed = _Cells()
+    parsed.feed(dumped.stdout)
+    assert parsed.rows[A] == ["passed", "passed"]
+    assert parsed.rows[B] == ["departure", "failed"]
+    assert parsed.rows[C] == ["host-lacks", "unsupported"]
+    shot = tmp_path / "matrix.png"
+    done = _headless(browser, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri())
+    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- a faulty runtime in the matrix ----------------------------------------------
+
+
+def _start_suite(
+    binary: str, files: list[str], report_path: Path, base: Path
+) -> subprocess.Popen[str]:
+    """One conformance run writing a --runc-report (started, not waited for)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:hypothesispytest",
+            "-p",
+            "no:cacheprovider",
+            "--runc",
+            "--runc-binary",
+            binary,
+            "--runc-report",
+            str(report_path),
+            "-q",
+            *files,
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTEST_RUNC_TMPDIR": str(base)},
+    )
+
+
+@pytest.mark.runc
+def test_a_faulty_runtime_fails_exactly_the_rules_it_breaks(runtime, tmp_path):
+    """Real runc and one of our faulty runtimes side by side: the faulty column
+    is red on the rules of the checks the fault catches, and nowhere else."""
+    from pytest_runc.faulty import FAULTS, write_wrapper
+
+    fault = FAULTS["wrong-hostname"]
+    caught = set(fault.catches)
+    files = sorted({nodeid.split("::")[0] for nodeid in caught})
+    wrapper = write_wrapper(fault.name, runtime.binary, tmp_path / "faulty")
+    # Side by side, as two CI jobs would: the faulty wrapper is the slow one.
+    runs = [
+        _start_suite(runtime.binary, files, tmp_path / "real.json", tmp_path / "base1"),
+        _start_suite(str(wrapper), files, tmp_path / "faulty.json", tmp_path / "base2"),
+    ]
+    for run in runs:
+        run.wait(timeout=600)
+    real = json.loads((tmp_path / "real.json").read_text())
+    faulty = json.loads((tmp_path / "faulty.json").read_text())
+    matrix = build([("real", real), ("faulty", faulty)])
+    real_label, faulty_label = (c.label for c in matrix.columns)
+    expected = {rule for r in faulty["records"] if r["nodeid"] in caught for rule in r["rules"]}
+    assert expected, f"the fault's checks carry no rule ids: {caught}"
+    failed = {row.key for row in matrix.rows if row.cells[faulty_label] == "failed"}
+    assert failed == expected
+    assert all(row.cells[real_label] == "passed" for row in matrix.rows if row.key in expected)
+    assert {row.key for row in matrix.differences()} == expected
+
+
+@pytest.mark.runc
+def test_compare_runtimes_script_writes_reports_and_the_matrix(runtime, tmp_path):
+    """scripts/compare-runtimes: one report per runtime, then Markdown, HTML and JSON."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            "bash",
+            str(REPO / "scripts" / "compare-runtimes"),
+            "-o",
+            str(out),
+            runtime.binary,
+            "--",
+            "conformance/test_state.py",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHON": sys.executable, "PYTEST_RUNC_TMPDIR": str(tmp_path / "base")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    name = Path(runtime.binary).name
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"1-{name}.json",
+        "matrix.html",
+        "matrix.json",
+        "matrix.md",
+    ]
+    assert done.stdout == (out / "matrix.md").read_text()
+    report = json.loads((out / f"1-{name}.json").read_text())
+    assert schema_errors("report", report) == []
+    assert report["runtime"]["path"] == runtime.binary
+    assert report["runtime"]["version"] and report["runtime"]["name"]
+    features = report["runtime"]["features"]
+    assert features is None or "ociVersionMax" in features
+    assert report["host"]["privilege"] in ("root", "sudo", "rootless")
+    assert report["host"]["cgroup_mode"] in ("v1", "hybrid", "v2")
+    merged = json.loads((out / "matrix.json").read_text())
+    (column,) = merged["summary"].values()
+    assert column["passed"] > 0 and column["failed"] == 0
+
+
+def test_compare_runtimes_needs_a_runtime():
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "compare-runtimes")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "name at least one runtime" in done.stderr

@@ -1,0 +1,289 @@
+"""--runc-report: the JSON document, its schema, skip classes, xdist, the record hook,
+and declared departures (strict xfail)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_runc import departures
+from pytest_runc.departures import Departure, DepartureFile, departures_for, identify
+from pytest_runc.features import Features, require_rules, spec_release, unclaimed_rules
+from pytest_runc.jsonreport import skip_class
+from pytest_runc.rules import catalogue
+from pytest_runc.schemas import schema_errors
+
+CHECKS = """
+import pytest
+from pytest_runc import skips
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+def test_passes():
+    pass
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+def test_fails():
+    assert 1 == 2, "hostname is wrong\\nsecond line"
+
+def test_host_skip():
+    skips.skip_host("no hugetlb controller")
+
+def test_runtime_skip():
+    skips.skip_runtime("the runtime does not claim it: namespaces do not include 'time'")
+
+def test_environment_skip():
+    skips.skip_environment("needs root")
+
+def test_foreign_skip():
+    pytest.skip("somebody else's reason")
+
+@pytest.mark.xfail(reason="known", strict=False)
+def test_xfails():
+    assert False
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup broke")
+
+def test_setup_error(broken):
+    pass
+"""
+
+
+def _rule_id() -> str:
+    """A spec rule the inner test files carry (any catalogued id would do)."""
+    assert "runtime.start.runs-process" in catalogue()
+    return "runtime.start.runs-process"
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
+    pytester.makepyfile(test_checks=CHECKS)
+    path = pytester.path / "out" / "report.json"
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        "--runc-report",
+        str(path),
+        *args,
+    )
+    return result, json.loads(path.read_text())
+
+
+def _by_name(document: dict) -> dict[str, dict]:
+    return {r["nodeid"].split("::")[-1]: r for r in document["records"]}
+
+
+def test_report_records_every_check_and_matches_the_schema(pytester):
+    assert _rule_id()
+    result, document = _run(pytester)
+    assert schema_errors("report", document) == []
+    assert document["version"] == 1
+    records = _by_name(document)
+    assert set(records) == {
+        "test_passes",
+        "test_fails",
+        "test_host_skip",
+        "test_runtime_skip",
+        "test_environment_skip",
+        "test_foreign_skip",
+        "test_xfails",
+        "test_setup_error",
+    }
+    assert records["test_passes"]["outcome"] == "passed"
+    assert records["test_passes"]["rules"] == ["runtime.start.runs-process"]
+    failed = records["test_fails"]
+    assert failed["outcome"] == "failed" and failed["phase"] == "call"
+    assert failed["message"] == "AssertionError: hostname is wrong"
+    assert "second line" in failed["details"] and "assert 1 == 2" in failed["details"]
+    classes = {name: r.get("skip_class") for name, r in records.items()}
+    assert classes["test_host_skip"] == "host"
+    assert classes["test_runtime_skip"] == "runtime"
+    assert classes["test_environment_skip"] == "environment"
+    assert classes["test_foreign_skip"] == "other"
+    assert records["test_host_skip"]["reason"] == "host: no hugetlb controller"
+    assert records["test_xfails"]["outcome"] == "xfailed"
+    assert records["test_setup_error"]["outcome"] == "failed"
+    assert records["test_setup_error"]["phase"] == "setup"
+    assert "setup broke" in records["test_setup_error"]["message"]
+    assert all(r["duration"] >= 0 for r in records.values())
+    assert document["summary"]["skipped:host"] == 1
+    assert document["summary"]["failed"] == 2
+    assert document["exitstatus"] == 1
+    # Without --runc the runtime is not probed; the host still is.
+    assert document["runtime"]["path"] is None
+    assert document["host"]["kernel"] and document["host"]["architecture"]
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-runc skips by class: 1 environment, 1 host, 1 runtime, 1 other*",
+            "*SKIPPED*host: no hugetlb controller*",
+        ]
+    )
+
+
+def test_under_xdist_the_controller_writes_one_complete_file(pytester):
+    pytest.importorskip("xdist")
+    _, document = _run(pytester, "-n", "2")
+    records = _by_name(document)
+    assert len(records) == 8
+    assert {r["worker"] for r in records.values()} <= {"gw0", "gw1"}
+    assert records["test_passes"]["rules"] == ["runtime.start.runs-process"]
+    assert records["test_runtime_skip"]["skip_class"] == "runtime"
+    assert schema_errors("report", document) == []
+    leftovers = list((pytester.path / "out").iterdir())
+    assert [p.name for p in leftovers] == ["report.json"]
+
+
+def test_the_record_hook_adds_fields(pytester):
+    pytester.makeconftest(
+        """
+        def pytest_runc_report_record(record, report, config):
+            record["team_when"] = report.when
+        """
+    )
+    _, document = _run(pytester)
+    assert {r["team_when"] for r in document["records"]} == {"setup", "call"}
+    assert schema_errors("report", document) == []
+
+
+def test_a_directory_as_report_path_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--runc-report", str(pytester.path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--runc-report*is a directory; give a file name*"])
+
+
+def test_skip_class_of_reasons():
+    assert skip_class("runtime: not claimed") == "runtime"
+    assert skip_class("departure: config.x.y: reason") == "departure"
+    assert skip_class("could not import 'yaml'") == "other"
+
+
+# -- declared departures -----------------------------------------------------
+
+
+def test_identify_reads_name_release_and_spec():
+    text = "runc version 1.1.5+ds1\ncommit: x\nspec: 1.0.2-dev\ngo: go1.19.8\n"
+    assert identify(text) == {"name": "runc", "release": "1.1.5+ds1", "spec": "1.0.2-dev"}
+    assert identify("crun version 1.8.1\nspec: 1.0.0\n")["name"] == "crun"
+    assert identify("weird output", "/opt/x/myrt")["name"] == "myrt"
+
+
+def test_version_prefixes_match_whole_components():
+    declared = DepartureFile(Path("x.json"), "runc", ("1.1",), ())
+    assert declared.matches("runc", "1.1.5+ds1") and declared.matches("runc", "1.1")
+    assert not declared.matches("runc", "1.10.0") and not declared.matches("crun", "1.1.5")
+
+
+def test_shipped_departures_name_spec_rules_with_reason_link_and_evidence():
+    known = catalogue()
+    for declared in departures.shipped():
+        assert declared.versions, declared.path
+        for entry in declared.departures:
+            assert entry.rule in known, f"{declared.path.name}: unknown rule {entry.rule}"
+            assert known[entry.rule].is_spec, f"{entry.rule} is a runc CLI convention"
+            assert entry.reason and entry.link.startswith("https://")
+            assert entry.evidence, f"{entry.rule}: no evidence"
+
+
+def test_shipped_departure_evidence_is_a_check_carrying_the_rule():
+    """Each departure names the checks that show it; they exist and carry its id."""
+    from pytest_runc.rules.coverage import collect_coverage
+
+    shipped = [d for f in departures.shipped() for d in f.departures]
+    if not shipped:
+        pytest.skip("environment: no departures file is shipped")
+    coverage = collect_coverage(Path(__file__).resolve().parent.parent / "conformance")
+    for entry in shipped:
+        checks = coverage.get(entry.rule, [])
+        for nodeid in entry.evidence:
+            assert nodeid in checks, f"{entry.rule}: {nodeid} is gone or no longer carries it"
+        # The xfail covers every check of the rule: each must have been measured.
+        unmeasured = sorted(set(checks) - set(entry.evidence))
+        assert not unmeasured, f"{entry.rule}: measure these on the runtime, then list them"
+
+
+def test_runc_1_1_matches_its_departures_file():
+    declared = departures_for("runc version 1.1.5+ds1\nspec: 1.0.2-dev\n")
+    names = [f.path.name for f in departures.shipped()]
+    if "runc-1.1.json" not in names:
+        pytest.skip("environment: runc-1.1.json is not shipped")
+    assert declared is not None and declared.path.name == "runc-1.1.json"
+    assert departures_for("runc version 1.5.1\n") is None or (
+        departures_for("runc version 1.5.1\n").path.name != "runc-1.1.json"  # type: ignore[union-attr]
+    )
+
+
+FAKE_RUNTIME = """#!/bin/sh
+if [ "$1" = --version ]; then echo "fakert version 9.9.1"; echo "spec: 1.0.2"; exit 0; fi
+exit 1
+"""
+
+DEPARTING = """
+import pytest
+
+@pytest.mark.oci_rule("{rule}")
+def test_still_departs():
+    assert False, "differs as declared"
+
+@pytest.mark.oci_rule("{rule}")
+def test_fixed_now():
+    pass
+
+def test_unrelated():
+    pass
+"""
+
+
+def test_declared_departures_run_as_strict_xfail(pytester, monkeypatch):
+    """A departing check is xfailed with a departure: reason; one that passes turns red."""
+    rule = _rule_id()
+    fake = pytester.path / "fakert"
+    fake.write_text(FAKE_RUNTIME)
+    fake.chmod(0o755)
+    declared = DepartureFile(
+        pytester.path / "fakert-9.9.json",
+        "fakert",
+        ("9.9",),
+        (Departure(rule, "it knowingly differs", "https://example.org/d", ("x::y",)),),
+    )
+    monkeypatch.setattr(departures, "shipped", lambda: (declared,))
+    pytester.makepyfile(DEPARTING.format(rule=rule))
+    path = pytester.path / "report.json"
+    result = pytester.runpytest(
+        "--runc", f"--runc-binary={fake}", "--runc-report", str(path), "-rxX"
+    )
+    result.assert_outcomes(passed=1, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*departure: " + rule + ": it knowingly differs*"])
+    records = _by_name(json.loads(path.read_text()))
+    assert records["test_still_departs"]["outcome"] == "xfailed"
+    assert records["test_still_departs"]["skip_class"] == "departure"
+    assert records["test_fixed_now"]["outcome"] == "failed"
+    document = json.loads(path.read_text())
+    assert document["departures"]["file"] == "fakert-9.9.json"
+    assert document["runtime"]["name"] == "fakert" and document["runtime"]["release"] == "9.9.1"
+
+
+# -- runtime: skips for rules newer than the runtime claims --------------------
+
+
+def test_spec_release_drops_the_dev_suffix():
+    assert spec_release("1.0.2-dev") == (1, 0, 2)
+    assert spec_release("v1.3.0") == (1, 3, 0)
+    assert spec_release("weird") is None
+
+
+def test_rules_newer_than_oci_version_max_skip_as_runtime():
+    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0))
+    older = next(r for r in catalogue() if spec_release(r.since) == (1, 0, 0))
+    old_runtime = Features(available=True, oci_version_max="1.0.2-dev")
+    assert unclaimed_rules(old_runtime, [newer.id, older.id]) == [newer.id]
+    assert unclaimed_rules(Features(available=False), [newer.id]) == []
+    with pytest.raises(pytest.skip.Exception, match=r"^runtime: .*ociVersionMax is 1\.0\.2-dev"):
+        require_rules(old_runtime, newer.id)
+    require_rules(old_runtime, older.id)  # no skip
+    require_rules(Features(available=True, oci_version_max="1.3.0"), newer.id)
