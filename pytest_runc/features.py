@@ -108,6 +108,7 @@ class Features:
 
     def require(self, kind: str, name: str) -> None:
         """Skip the calling check (class ``runtime:``) when the runtime disclaims ``name``."""
+        __tracebackhide__ = True
         if self.disclaims(kind, name):
             skip_unclaimed(f"{kind.replace('_', ' ')} in `features` do not include {name!r}")
 
@@ -122,6 +123,7 @@ NO_FEATURES = Features(available=False)
 
 def skip_unclaimed(what: str) -> NoReturn:
     """Skip because the runtime under test does not claim a feature."""
+    __tracebackhide__ = True
     skips.skip_runtime(f"the runtime does not claim it: {what}")
 
 
@@ -171,6 +173,7 @@ def require_rules(features: Features, *rule_ids: str) -> None:
 
     (``rule_ids`` from ``pytest_runc.rules.markers``.)
     """
+    __tracebackhide__ = True
     newer = unclaimed_rules(features, rule_ids)
     if newer:
         from pytest_runc.rules import catalogue

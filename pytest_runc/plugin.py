@@ -7,7 +7,6 @@ interactive) to pytest and owns nothing else.
 from __future__ import annotations
 
 import itertools
-import shutil
 import signal
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -17,26 +16,34 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import options
+from pytest_runc import options, skips
 from pytest_runc.bundle import Bundle
-from pytest_runc.compat import BundleReport
-from pytest_runc.compat.pytest_items import make_items, run_bundle_check
+from pytest_runc.bundlecheck import BundleReport
+from pytest_runc.bundlecheck.pytest_items import make_items, run_bundle_check
 from pytest_runc.container import ContainerFactory
+from pytest_runc.features import Features
+from pytest_runc.host import remove_tree
 from pytest_runc.interactive import InteractiveSession
 from pytest_runc.report import TestRecord, failure_sections
 from pytest_runc.runtime import Runtime
-from pytest_runc.session import BrokenRuntime, RuncSession
+from pytest_runc.session import RuncSession, RuntimeFailure
 
 #: Fixtures that start a runtime: a test using one is a container test.
 RUNTIME_FIXTURES = frozenset({"runtime", "container", "interactive"})
-NEEDS_RUNC = "needs --runc (container tests are opt-in)"
+NEEDS_RUNC = skips.reason(skips.ENVIRONMENT, "needs --runc (container tests are opt-in)")
 
 #: Features that are plugins of their own, each with its hooks in one module.
-pytest_plugins = ["pytest_runc.rules.markers"]
+pytest_plugins = [
+    "pytest_runc.rules.markers",
+    "pytest_runc.jsonreport",
+    "pytest_runc.departures",
+    "pytest_runc.spec_level",
+]
 
 session_key = pytest.StashKey[RuncSession]()
 record_key = pytest.StashKey[TestRecord]()
 _previous_sigterm = pytest.StashKey[Any]()
+_gate_key = pytest.StashKey[str]()  # the name of the failing "runtime works" item, if any
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,18 +68,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = session
     if not settings.enabled:
         return
-    path, _ = session.binary
-    if path is not None:
-        try:
-            session.version  # noqa: B018 - probes once, raises if broken
-        except BrokenRuntime as exc:
-            raise pytest.UsageError(str(exc)) from None
-    if not session.privilege.problem:
-        session.sweep_leftovers()
+    # The session's explicit steps: probe (no container), start (sweep our
+    # base, lock our directory); the runtime check waits for collection.
+    session.probe()
+    session.start()
     _install_sigterm_handler(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Last step of the session: delete our containers, cgroups and directory."""
     session = config.stash.get(session_key, None)
     if session is not None:
         session.finish()
@@ -85,7 +89,7 @@ def _install_sigterm_handler(config: pytest.Config) -> None:
     """Turn SIGTERM into KeyboardInterrupt, so that teardown deletes containers.
 
     pytest runs fixture teardown on Ctrl-C but dies on SIGTERM without it
-    (DESIGN.md). Only when nobody else installed a handler.
+    (docs/architecture.md, "Cleanup"). Only when nobody else installed a handler.
     """
     if threading.current_thread() is not threading.main_thread():
         return
@@ -103,8 +107,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = session.settings
     if not settings.enabled:
         return ["runc: container tests disabled (pass --runc to run them)"]
-    path, missing = session.binary
-    runtime = f"{path} ({session.version})" if path else f"unavailable: {missing}"
+    probed = session.probe()
+    runtime = (
+        f"{probed.binary} ({probed.version})" if probed.binary else f"unavailable: {probed.problem}"
+    )
     return [
         f"runc: {runtime}, {session.privilege.describe()}, cgroups {session.cgroup_mode}",
         f"runc rootfs: {session.rootfs_source_description()}",
@@ -112,9 +118,50 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+class RuntimeUnusable(Exception):
+    """The runtime under test cannot run a trivial container."""
+
+
+class RuntimeWorksItem(pytest.Item):
+    """``runtime works: <binary>``: the one failing item of a runtime that cannot
+    run a trivial container, carrying its words and the command line."""
+
+    def __init__(self, *, failure: RuntimeFailure, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failure = failure
+        self.user_properties += [
+            ("runtime", failure.binary),
+            ("command", failure.command),
+            ("outcome", failure.outcome),
+            ("message", failure.message),
+        ]
+
+    def runtest(self) -> None:
+        raise RuntimeUnusable(self.failure.summary())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, RuntimeUnusable):
+            return self.failure.render()
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return Path(self.failure.binary), None, self.name
+
+
+def _gate_name(binary: str) -> str:
+    return f"runtime works: {binary}"
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
+    """Decide once, after -k/-m deselection, what happens to the container tests.
+
+    The environment's lacks skip them (``environment:``, with the fix); a
+    runtime that cannot run a trivial container adds one failing item named
+    for it and skips the rest with a reason that points at that item.
+    """
     state = config.stash[session_key]
     if state.settings.bundles:
         items.extend(make_items(session, state))
@@ -126,14 +173,29 @@ def pytest_collection_modifyitems(
     ]
     if not container_tests:
         return
-    # Decided once, here: one reason for every container test (and -rs
-    # groups them), no probe per test.
+    reason: str | None = None
     if not state.settings.enabled:
-        reason: str | None = NEEDS_RUNC
+        reason = NEEDS_RUNC
     elif config.getoption("collectonly"):
         reason = None
+    elif state.environment_problem:
+        reason = state.environment_problem
     else:
-        reason = state.runtime_problem()
+        failure = state.check_runtime()
+        if failure is not None:
+            if not state.settings.allow_unusable:
+                config.stash[_gate_key] = _gate_name(failure.binary)
+            reason = _unusable_reason(state, failure)
+            if not state.settings.allow_unusable:
+                items.insert(
+                    0,
+                    RuntimeWorksItem.from_parent(
+                        session,
+                        name=_gate_name(failure.binary),
+                        nodeid=_gate_name(failure.binary),
+                        failure=failure,
+                    ),
+                )
     if reason:
         skip = pytest.mark.skip(reason=reason)
         for item in container_tests:
@@ -141,7 +203,9 @@ def pytest_collection_modifyitems(
         return
     if state.settings.enabled and state.privilege.rootless:
         rootless_skip = pytest.mark.skip(
-            reason="needs real root (cgroups, other uids); this run is rootless"
+            reason=skips.reason(
+                skips.ENVIRONMENT, "needs real root (cgroups, other uids); this run is rootless"
+            )
         )
         for item in container_tests:
             if item.get_closest_marker("runc_root"):
@@ -151,10 +215,26 @@ def pytest_collection_modifyitems(
         if marker and state.cgroup_mode not in marker.args:
             item.add_marker(
                 pytest.mark.skip(
-                    reason=f"needs cgroup {' or '.join(marker.args)}; this host has"
-                    f" {state.cgroup_mode}"
+                    reason=skips.reason(
+                        skips.HOST,
+                        f"needs cgroup {' or '.join(marker.args)}; this host has"
+                        f" {state.cgroup_mode}",
+                    )
                 )
             )
+
+
+def _unusable_reason(state: RuncSession, failure: RuntimeFailure) -> str:
+    """The skip reason of every container test when the runtime is unusable."""
+    if state.settings.allow_unusable:
+        return skips.reason(
+            skips.RUNTIME, f"{failure.summary()} (allowed here by --runc-allow-unusable)"
+        )
+    name = _gate_name(failure.binary)
+    return skips.reason(
+        skips.RUNTIME,
+        f"{failure.binary} cannot run a trivial container; see the failed item `{name}`",
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -183,9 +263,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     session = config.stash.get(session_key, None)
     if session is None:
         return
-    if session.swept:
+    if session.swept.removed:
         terminalreporter.section("pytest-runc: swept leftovers of an earlier run")
-        for line in session.swept:
+        for line in session.swept.removed:
+            terminalreporter.line(line)
+    if session.swept.left:
+        terminalreporter.section(
+            "pytest-runc: leftovers of an earlier run that could not be removed"
+        )
+        for line in session.swept.left:
             terminalreporter.line(line)
     if session.kept:
         terminalreporter.section("pytest-runc: kept for failed tests (--runc-keep-failed)")
@@ -225,16 +311,42 @@ def cgroup_mode(runc_session: RuncSession) -> str:
 def runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtime:
     """The OCI runtime as typed Python, on this session's private state root.
 
-    Skips (with the reason and the fix) without root, without the runtime
-    binary, without a rootfs, or when the runtime cannot run containers on
-    this host. Every command it runs goes into the test's failure report.
+    Skips (``environment:``, with the fix) without root, without the runtime
+    binary or without a rootfs. A runtime that cannot run a trivial container
+    is a failure (the ``runtime works`` item), unless --runc-allow-unusable.
+    Every command it runs goes into the test's failure report.
     """
     if not runc_session.settings.enabled:
         pytest.skip(NEEDS_RUNC)
-    problem = runc_session.runtime_problem()
+    problem = runc_session.environment_problem
     if problem:
         pytest.skip(problem)
+    # Decided at collection for container tests; a test that asks for the
+    # runtime later (getfixturevalue) gets the same answer here.
+    failure = runc_session.check_runtime()
+    if failure is not None:
+        if runc_session.settings.allow_unusable or _gate_key in request.config.stash:
+            pytest.skip(_unusable_reason(runc_session, failure))
+        pytest.fail(failure.render(), pytrace=False)
     return runc_session.runtime(_record(request).transcript)
+
+
+@pytest.fixture(scope="session")
+def runtime_features(runc_session: RuncSession) -> Features:
+    """What the runtime under test claims in its ``features`` output, parsed once.
+
+    A runtime without a ``features`` command gives an empty result that claims
+    nothing and rules nothing out. Checks call
+    ``runtime_features.require("namespaces", "time")`` to skip (class
+    ``runtime:``) when the runtime lists its namespaces and ``time`` is not
+    among them.
+    """
+    if not runc_session.settings.enabled:
+        pytest.skip(NEEDS_RUNC)
+    problem = runc_session.environment_problem
+    if problem:
+        pytest.skip(problem)
+    return runc_session.probe_features()
 
 
 @pytest.fixture
@@ -247,9 +359,10 @@ def _runc_test_dir(request: pytest.FixtureRequest, runc_session: RuncSession) ->
     record.test_dir = path
     yield path
     if record.failed and runc_session.settings.keep_failed:
-        runc_session.kept.append(f"{request.node.nodeid}: {path}")
+        runc_session.keep_test_dir(request.node.nodeid, path)
     else:
-        shutil.rmtree(path, ignore_errors=True)
+        # Through sudo the rootfs is root's once a container used it.
+        remove_tree(path, sudo=runc_session.privilege.sudo)
 
 
 @pytest.fixture
@@ -309,12 +422,8 @@ def container(
     if record.failed and runc_session.settings.keep_failed:
         for made in factory.containers:
             made.keep = True
-            runc_session.kept_ids.add(made.id)
-            runc_session.kept.append(
-                f"container {made.id}: inspect `{' '.join(runtime.argv('state', made.id))}`,"
-                f" remove `{' '.join(runtime.argv('delete', '--force', made.id))}`"
-            )
-    runc_session.cleanup_errors += factory.cleanup()
+            runc_session.keep_container(made.id, runtime)
+    runc_session.cleanup_failed(factory.cleanup())
 
 
 @pytest.fixture
@@ -354,6 +463,6 @@ def interactive(
     keep = record.failed and runc_session.settings.keep_failed
     for made in record.sessions:
         if keep:
-            runc_session.kept_ids.add(made.id)
+            runc_session.spare_container(made.id)
         else:
             made.close()

@@ -39,14 +39,17 @@ def classify(text: str) -> str | None:
 
 
 def skip_environment(text: str) -> NoReturn:
+    __tracebackhide__ = True  # -rs names the check, not this helper
     pytest.skip(reason(ENVIRONMENT, text))
 
 
 def skip_host(text: str) -> NoReturn:
     """The host lacks what the check needs; ``text`` names it (``no hugetlb controller``)."""
+    __tracebackhide__ = True  # -rs names the check, not this helper
     pytest.skip(reason(HOST, text))
 
 
 def skip_runtime(text: str) -> NoReturn:
     """The runtime under test does not claim the feature; ``text`` says where that shows."""
+    __tracebackhide__ = True  # -rs names the check, not this helper
     pytest.skip(reason(RUNTIME, text))
