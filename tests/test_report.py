@@ -4,6 +4,7 @@ and declared departures (strict xfail)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -245,14 +246,23 @@ def test_declared_departures_run_as_strict_xfail(pytester, monkeypatch):
     fake = pytester.path / "fakert"
     fake.write_text(FAKE_RUNTIME)
     fake.chmod(0o755)
+    module = pytester.makepyfile(DEPARTING.format(rule=rule))
     declared = DepartureFile(
         pytester.path / "fakert-9.9.json",
         "fakert",
         ("9.9",),
-        (Departure(rule, "it knowingly differs", "https://example.org/d", ("x::y",)),),
+        (
+            Departure(
+                rule,
+                "it knowingly differs",
+                "https://example.org/d",
+                tuple(
+                    f"{module.name}::{name}" for name in ("test_still_departs", "test_fixed_now")
+                ),
+            ),
+        ),
     )
     monkeypatch.setattr(departures, "shipped", lambda: (declared,))
-    pytester.makepyfile(DEPARTING.format(rule=rule))
     path = pytester.path / "report.json"
     result = pytester.runpytest(
         "--runc", f"--runc-binary={fake}", "--runc-report", str(path), "-rxX"
@@ -287,3 +297,50 @@ def test_rules_newer_than_oci_version_max_skip_as_runtime():
         require_rules(old_runtime, newer.id)
     require_rules(old_runtime, older.id)  # no skip
     require_rules(Features(available=True, oci_version_max="1.3.0"), newer.id)
+
+
+SPEC_LEVEL_RUNTIME = """#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    --version) echo "fakert version 9.9.1"; echo "spec: 1.0.2-dev"; exit 0;;
+    features) echo '{"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2-dev"}'; exit 0;;
+  esac
+done
+exit 1
+"""
+
+SPEC_LEVEL_CHECKS = """
+import pytest
+
+@pytest.mark.oci_rule("{newer}")
+def test_newer_rule_fails():
+    assert False, "the newer behaviour is missing"
+
+@pytest.mark.oci_rule("{newer}")
+def test_newer_rule_passes():
+    pass
+
+@pytest.mark.oci_rule("{older}")
+def test_older_rule_fails():
+    assert False, "the old behaviour is missing"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="environment: the plugin probes a runtime as root")
+def test_failure_of_a_rule_newer_than_the_runtime_claims_is_a_runtime_skip(pytester):
+    """A failed check of a rule after ociVersionMax is "unsupported"; a pass stays a pass
+    and an older rule's failure stays a failure."""
+    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0))
+    older = next(r for r in catalogue() if spec_release(r.since) == (1, 0, 0) and r.is_spec)
+    fake = pytester.path / "fakert"
+    fake.write_text(SPEC_LEVEL_RUNTIME)
+    fake.chmod(0o755)
+    pytester.makepyfile(SPEC_LEVEL_CHECKS.format(newer=newer.id, older=older.id))
+    result = pytester.runpytest("--runc", f"--runc-binary={fake}", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"SKIPPED *runtime: the runtime claims runtime-spec up to 1.0.2-dev*{newer.id}"
+            "*it failed: AssertionError: the newer behaviour is missing*"
+        ]
+    )
