@@ -44,6 +44,7 @@ def device_rows(listing: str) -> dict[str, tuple[str, int, int, str]]:
 
 
 @pytest.mark.oci_rule("config-linux.default-devices.supplied", "config-linux.devices.create-node")
+@pytest.mark.runc_root  # rootless: no mknod; the runtime binds the host's node instead
 def test_dev_holds_exactly_the_default_and_configured_devices(bundle, container, runtime):
     """config-linux.md "Devices" / "Default Devices": /dev holds the default
     devices, the configured ones, the configured mounts' mount points and what
@@ -90,6 +91,7 @@ def test_ptmx_leads_to_the_containers_devpts(bundle, container):
 
 
 @pytest.mark.oci_rule("config-linux.devices.create-node")
+@pytest.mark.runc_root  # rootless: no mknod; the runtime binds the host's node instead
 def test_configured_device_is_created(bundle, container):
     """config-linux.md "Devices": a configured device exists with its type,
     numbers and fileMode."""

@@ -10,6 +10,7 @@ so a trap is in place and nothing races.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -68,9 +69,17 @@ def test_kill_without_a_signal_sends_term(bundle, container, runtime):
 
 
 def sleepers(made) -> list[str]:
-    """The pids of the container's `sleep 60` processes, from `runc ps` (ps -ef)."""
-    rows = made.runtime.ps_table(made.id).splitlines()[1:]
-    return [row.split()[1] for row in rows if row.split()[-2:] == ["sleep", "60"]]
+    """The pids of the container's `sleep 60` processes: `runc ps --format json`
+    names them, /proc says what they run (ps's table format is runc's own)."""
+    found = []
+    for pid in made.ps():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        except OSError:
+            continue  # gone since ps listed it
+        if argv == [b"sleep", b"60"]:
+            found.append(str(pid))
+    return found
 
 
 @pytest.mark.runc_root  # runc ps reads the container's cgroup

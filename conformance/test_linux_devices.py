@@ -56,6 +56,7 @@ def needs_loop_device() -> None:
 
 @pytest.mark.oci_rule("config-linux.devices.create-node")
 @pytest.mark.parametrize("kind", sorted(NODES))
+@pytest.mark.runc_root  # rootless: no mknod; the runtime binds the host's node instead
 def test_configured_device_node_is_exactly_as_configured(bundle, container, kind):
     """config-linux.md "Devices": a configured char, block or FIFO node exists
     with its type, major:minor, fileMode, uid and gid."""
@@ -73,6 +74,8 @@ def test_configured_device_node_is_exactly_as_configured(bundle, container, kind
 
 
 @pytest.mark.oci_rule("config-linux.devices.existing-file-mismatch-error")
+# rootless: the runtime binds the host's node, and there is none at that path
+@pytest.mark.runc_root
 def test_regular_file_at_a_device_path_is_refused(bundle, container):
     """config-linux.md "Devices": a regular file already at a device's path is
     not that device, so the runtime fails instead of keeping or replacing it."""
@@ -118,6 +121,7 @@ def open_results(container, bundle, rules: list[dict[str, object]]) -> dict[str,
 
 @pytest.mark.oci_rule("config-linux.allowed-device-list.in-order")
 @pytest.mark.parametrize("order", sorted(ORDERS))
+@pytest.mark.runc_root  # rootless: no device node, no devices cgroup
 def test_device_rules_apply_in_the_listed_order(bundle, container, order):
     """config-linux.md "Allowed Device List": later entries override earlier
     ones, so the last rule matching the loop device decides whether it opens."""
@@ -130,6 +134,7 @@ def test_device_rules_apply_in_the_listed_order(bundle, container, order):
 
 
 @pytest.mark.oci_rule("config-linux.allowed-device-list.in-order")
+@pytest.mark.runc_root  # rootless: no device node, no devices cgroup
 def test_device_rule_grants_only_its_access(bundle, container):
     """config-linux.md "Allowed Device List": an entry allowing "r" lets the
     device open for reading and not for writing (the deny-all before it stands)."""

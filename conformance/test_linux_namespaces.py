@@ -74,10 +74,26 @@ def refused(container, bundle) -> str:
     return str(done.stderr)
 
 
-def map_user_namespace(bundle) -> None:
+Mappings = list[dict[str, int]]
+
+
+@pytest.fixture
+def id_maps(runc_session) -> tuple[Mappings, Mappings]:
+    """The (uid, gid) mappings the user namespace checks configure: UID_MAP and
+    GID_MAP, or rootless the only ones an unprivileged user may write itself
+    (container root is that user's own uid and gid)."""
+    if runc_session.privilege.rootless:
+        return (
+            [{"containerID": 0, "hostID": os.getuid(), "size": 1}],
+            [{"containerID": 0, "hostID": os.getgid(), "size": 1}],
+        )
+    return UID_MAP, GID_MAP
+
+
+def map_user_namespace(bundle, id_maps: tuple[Mappings, Mappings]) -> None:
     bundle.add_namespace("user")
-    bundle.linux["uidMappings"] = [dict(m) for m in UID_MAP]
-    bundle.linux["gidMappings"] = [dict(m) for m in GID_MAP]
+    bundle.linux["uidMappings"] = [dict(m) for m in id_maps[0]]
+    bundle.linux["gidMappings"] = [dict(m) for m in id_maps[1]]
 
 
 def map_text(mappings: list[dict[str, int]]) -> list[list[int]]:
@@ -111,12 +127,15 @@ def test_namespace_path_of_another_type_is_refused(bundle, container):
 
 @pytest.mark.oci_rule("config-linux.namespaces.inherit-unlisted")
 @pytest.mark.parametrize("kind", ["ipc", "uts", "network"])
-def test_unlisted_namespace_is_the_runtimes_own(bundle, container, kind):
+def test_unlisted_namespace_is_the_runtimes_own(bundle, container, runc_session, kind):
     """config-linux.md "Namespaces": a type left out of linux.namespaces is
     inherited from the runtime (here: the test process that runs it)."""
     bundle.remove_namespace(kind)
     if kind == "uts":
         bundle.hostname(None)  # a hostname needs a uts namespace of its own
+    if kind == "ipc" and runc_session.privilege.rootless:
+        # mqueue mounts only in an ipc namespace our user namespace owns.
+        bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m.get("type") != "mqueue"]
     ns_file = NS_FILES[kind]
     inside = run_output(container, bundle, f"readlink /proc/self/ns/{ns_file}").strip()
     own = os.readlink(f"/proc/self/ns/{ns_file}")
@@ -127,7 +146,9 @@ def test_unlisted_namespace_is_the_runtimes_own(bundle, container, kind):
     "config-linux.namespaces.new-when-no-path", "config-linux.namespaces.types-supported"
 )
 @pytest.mark.parametrize("kind", ["user", "time"])
-def test_new_namespace_of_the_newer_types(request, bundle, container, runtime_features, kind):
+def test_new_namespace_of_the_newer_types(
+    request, bundle, container, runtime_features, id_maps, kind
+):
     """config-linux.md "Namespaces": user and time entries without a path get
     a new namespace of that type."""
     ns_file = NS_FILES.get(kind, kind)
@@ -136,7 +157,7 @@ def test_new_namespace_of_the_newer_types(request, bundle, container, runtime_fe
     runtime_features.require("namespaces", kind)
     if kind == "user":
         request.getfixturevalue("mapped_rootfs")
-        map_user_namespace(bundle)
+        map_user_namespace(bundle, id_maps)
     else:
         bundle.add_namespace(kind)
     inside = run_output(container, bundle, f"readlink /proc/self/ns/{ns_file}").strip()
@@ -146,21 +167,25 @@ def test_new_namespace_of_the_newer_types(request, bundle, container, runtime_fe
 
 @pytest.mark.oci_rule("config-linux.namespaces.types-supported")
 @pytest.mark.parametrize("which", ["uid", "gid"])
-def test_user_namespace_has_the_configured_mappings(bundle, container, mapped_rootfs, which):
+def test_user_namespace_has_the_configured_mappings(
+    bundle, container, mapped_rootfs, id_maps, which
+):
     """config-linux.md "User namespace mappings": /proc/self/{uid,gid}_map
     inside hold exactly the configured uidMappings/gidMappings."""
-    map_user_namespace(bundle)
+    map_user_namespace(bundle, id_maps)
     out = run_output(container, bundle, f"cat /proc/self/{which}_map")
     seen = [[int(n) for n in line.split()] for line in out.splitlines() if line.strip()]
-    wanted = map_text(UID_MAP if which == "uid" else GID_MAP)
+    wanted = map_text(id_maps[0] if which == "uid" else id_maps[1])
     assert seen == wanted, f"{which}_map inside is {seen}, configured {wanted}"
 
 
 @pytest.mark.oci_rule("config-linux.user-namespace-mappings.no-chown-rootfs")
-def test_user_namespace_leaves_the_rootfs_owner_alone(bundle, container, mapped_rootfs):
+# Rootless, container root is the rootfs's owner already: a chown would change nothing.
+@pytest.mark.runc_root
+def test_user_namespace_leaves_the_rootfs_owner_alone(bundle, container, mapped_rootfs, id_maps):
     """config-linux.md "User namespace mappings": the runtime does not chown
     the rootfs to the mapped ids to make the mapping work."""
-    map_user_namespace(bundle)
+    map_user_namespace(bundle, id_maps)
     paths = (".", "bin", "bin/busybox", "etc", "etc/passwd")
     before = {p: os.lstat(mapped_rootfs / p)[4:6] for p in paths}
     run_output(container, bundle, "true")

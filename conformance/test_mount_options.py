@@ -114,6 +114,17 @@ def propagation(text: str, point: str) -> set[str]:
     raise AssertionError(f"nothing is mounted at {point}")
 
 
+def peer_group(text: str, point: str) -> str:
+    """The peer group N of ``point``, a mount configured ``shared`` (mountinfo ``shared:N``)."""
+    fields = propagation(text, point)
+    shared = [field for field in fields if field.startswith("shared:")]
+    assert len(shared) == 1, (
+        f"{point}, configured with the option shared, has propagation"
+        f" {sorted(fields) or 'private'}, not one peer group"
+    )
+    return shared[0].split(":", 1)[1]
+
+
 def require_option(runtime_features: Any, name: str) -> None:
     runtime_features.require("mount_options", name)
 
@@ -211,8 +222,8 @@ def test_propagation_option(bundle, container, runtime_features, name):
     bundle.shell("cat /proc/self/mountinfo")
     done = container().run()
     assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    (peer,) = propagation(done.stdout, "/prt-peer")
-    group = peer.split(":", 1)[1]
+    group = peer_group(done.stdout, "/prt-peer")
+    peer = f"shared:{group}"
     wanted = {field.format(group=group) for field in PROPAGATION[name]}
     seen = propagation(done.stdout, "/prt-bound")
     assert seen == wanted, (
@@ -239,8 +250,7 @@ def test_recursive_propagation_option(bundle, container, runtime_features, name)
     assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
     wrong = []
     for source, bound in (("/prt-peer", "/prt-bound"), ("/prt-peer/sub", "/prt-bound/sub")):
-        (peer,) = propagation(done.stdout, source)
-        group = peer.split(":", 1)[1]
+        group = peer_group(done.stdout, source)
         wanted = {field.format(group=group) for field in PROPAGATION[name[1:]]}
         seen = propagation(done.stdout, bound)
         if seen != wanted:
