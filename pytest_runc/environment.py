@@ -1,7 +1,8 @@
 """What this host offers a container test: privilege, a runtime, cgroups.
 
-Each problem becomes a skip reason a person can act on; only a runtime that
-is present but broken is an error (raised once, by the plugin).
+Each problem becomes a skip reason a person can act on (the session adds the
+``environment:`` class). A runtime that is present but broken is not the
+environment's problem: the session's runtime check makes it a failure.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from pytest_runc.constants import CGROUP_ROOT
+from pytest_runc.linux import mount_table
 
 ROOT_FIX = (
     "container tests need root: run pytest as root (e.g. `sudo -E pytest --runc`)"
@@ -95,9 +99,9 @@ def resolve_binary(name: str) -> tuple[str | None, str | None]:
     return None, (f"runtime binary {name!r} not found on PATH: {hint} or pass --runc-binary PATH")
 
 
-def cgroup_mode(root: Path = Path("/sys/fs/cgroup")) -> str:
+def cgroup_mode(root: Path = CGROUP_ROOT) -> str:
     """``v2`` (unified), ``hybrid`` (v1 plus a v2 mount) or ``v1``; ``none`` if absent."""
-    mounts = _mount_types()
+    mounts = {entry.point: entry.fstype for entry in mount_table()}
     if mounts.get(str(root)) == "cgroup2":
         return "v2"
     if str(root) not in mounts:
@@ -105,16 +109,3 @@ def cgroup_mode(root: Path = Path("/sys/fs/cgroup")) -> str:
     if any(t == "cgroup2" for p, t in mounts.items() if p.startswith(str(root) + "/")):
         return "hybrid"
     return "v1"
-
-
-def _mount_types() -> dict[str, str]:
-    types: dict[str, str] = {}
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) >= 3:
-                    types[fields[1]] = fields[2]
-    except OSError:
-        pass
-    return types

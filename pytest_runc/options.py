@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-DEFAULT_TIMEOUT = 30.0
+from pytest_runc.constants import DEFAULT_TIMEOUT
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -76,6 +77,14 @@ SETTINGS = (
         "keep a failed test's bundle and container, and print where they are",
         "bool",
     ),
+    Setting(
+        "--runc-allow-unusable",
+        "runc_allow_unusable",
+        "PYTEST_RUNC_ALLOW_UNUSABLE",
+        "for an optional runtime: if it cannot run a trivial container here, skip the"
+        " container tests instead of failing (default: such a runtime fails the run)",
+        "bool",
+    ),
 )
 
 
@@ -90,6 +99,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     keep_failed: bool = False
     rootless: bool = False
+    allow_unusable: bool = False
     bundles: list[Path] = field(default_factory=list)
 
 
@@ -193,5 +203,6 @@ def resolve(config: pytest.Config) -> Settings:
         timeout=values.get("runc_timeout", DEFAULT_TIMEOUT),
         keep_failed=values.get("runc_keep_failed", False),
         rootless=values.get("runc_rootless", False),
+        allow_unusable=values.get("runc_allow_unusable", False),
         bundles=bundles,
     )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from pytest_runc.linux import mount_table
+from pytest_runc.workdir import mounts_below
 
 
 def write_script(path: Path, body: str) -> Path:
@@ -14,24 +18,56 @@ def write_script(path: Path, body: str) -> Path:
     return path
 
 
-def fake_runtime(directory: Path, *, version_ok: bool = True, run_error: str | None = None) -> Path:
-    """A runtime that answers --version, and fails ``run`` with ``run_error`` if given."""
+def fake_runtime(
+    directory: Path,
+    *,
+    version_ok: bool = True,
+    run_error: str | None = None,
+    create_error: str | None = None,
+    hang: tuple[str, ...] = (),
+) -> Path:
+    """A runtime that answers --version; ``run``/``create`` fail with the given
+    error, or never return when named in ``hang``; everything else exits 0."""
     version = (
         'echo "fake-runtime version 0.0"; exit 0'
         if version_ok
         else ('echo "cannot load libseccomp" >&2; exit 1')
     )
-    run = f'echo "{run_error}" >&2; exit 1' if run_error else "exit 0"
+
+    def action(command: str, error: str | None) -> str:
+        if command in hang:
+            return "sleep 600; exit 0"
+        return f'echo "{error}" >&2; exit 1' if error else "exit 0"
+
     return write_script(
         directory / "fake-runtime",
         f"""for a in "$@"; do
   case "$a" in
     --version) {version};;
-    run) {run};;
+    run) {action("run", run_error)};;
+    create) {action("create", create_error)};;
   esac
 done
 exit 0
 """,
+    )
+
+
+def token_of(output: str) -> str:
+    """The run's token, from its report header (``container ids prt-<token>-*``)."""
+    found = re.search(r"container ids prt-([0-9a-f]+)-\*", output)
+    assert found, "no token in the run's header"
+    return found.group(1)
+
+
+def cgroups_of(*tokens: str) -> list[str]:
+    """Cgroup directories named for these runs' containers, in every hierarchy."""
+    root = Path("/sys/fs/cgroup")
+    return sorted(
+        str(p)
+        for token in tokens
+        for pattern in (f"prt-{token}-*", f"*/prt-{token}-*")
+        for p in root.glob(pattern)
     )
 
 
@@ -48,14 +84,12 @@ def _in_filesystem(path: Path) -> str:
     """``path`` as seen from the root of the filesystem that holds it."""
     target = str(path.resolve())
     best = ("", "/")
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            root, point = fields[3], fields[4]
-            if (target == point or target.startswith(point.rstrip("/") + "/")) and len(
-                point
-            ) >= len(best[0]):
-                best = (point, root)
+    for entry in mount_table():
+        point = entry.point
+        if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(
+            best[0]
+        ):
+            best = (point, entry.root)
     point, root = best
     rest = target[len(point.rstrip("/")) :]
     return (root.rstrip("/") + rest) or "/"
@@ -72,25 +106,26 @@ def processes_rooted_under(path: Path) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        try:
-            with open(entry / "mountinfo") as f:
-                roots = [line.split()[3] for line in f if line.split()[4] == "/"]
-        except (OSError, IndexError):
-            continue
+        roots = [m.root for m in mount_table(entry / "mountinfo") if m.point == "/"]
         if any(root.startswith(prefix + "/") for root in roots):
             found.append(int(entry.name))
     return found
 
 
-def leftovers(base: Path) -> dict[str, list[str]]:
-    """Everything of ours still there under ``base``: dirs, containers' processes, mounts."""
-    from pytest_runc.workdir import mounts_below
-
+def leftovers(base: Path, *tokens: str) -> dict[str, list[str]]:
+    """Everything of ours still there under ``base``: dirs, containers' processes,
+    mounts; and the cgroups of the runs with these tokens."""
     return {
         "session dirs": [str(p) for p in session_dirs(base)],
         "processes": [str(p) for p in processes_rooted_under(base)],
         "mounts": mounts_below(base),
+        "cgroups": cgroups_of(*tokens),
     }
 
 
-NOTHING_LEFT = {"session dirs": [], "processes": [], "mounts": []}
+NOTHING_LEFT: dict[str, list[str]] = {
+    "session dirs": [],
+    "processes": [],
+    "mounts": [],
+    "cgroups": [],
+}

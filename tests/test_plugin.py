@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_runc.environment import Privilege
+from pytest_runc.features import NO_FEATURES, Features, FeaturesError
 from tests.helpers import fake_runtime, session_dirs, write_script
 
 CONTAINER_TEST = """
@@ -31,6 +33,7 @@ def private_tmpdir(monkeypatch, tmp_path):
         "PYTEST_RUNC_ROOTFS",
         "PYTEST_RUNC_TIMEOUT",
         "PYTEST_RUNC_KEEP_FAILED",
+        "PYTEST_RUNC_ALLOW_UNUSABLE",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -39,7 +42,7 @@ def test_without_runc_container_tests_skip_with_the_reason(pytester):
     pytester.makepyfile(CONTAINER_TEST)
     result = pytester.runpytest("-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*SKIPPED*needs --runc*"])
+    result.stdout.fnmatch_lines(["*SKIPPED*environment: needs --runc*"])
 
 
 def test_runc_marker_is_registered_and_skips_without_runc(pytester):
@@ -141,14 +144,29 @@ def test_missing_runc_names_apt_get(pytester, monkeypatch, tmp_path):
     result.stdout.fnmatch_lines(["*'runc' not found on PATH: `apt-get install runc`*"])
 
 
-def test_broken_runtime_is_one_clear_error(pytester, tmp_path):
+@pytest.fixture
+def as_root(monkeypatch):
+    """Inner in-process runs believe they are root: the runtime gate is tested
+    with fake runtimes, without root."""
+    monkeypatch.setattr(
+        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+    )
+
+
+def test_broken_runtime_is_one_failure_named_for_it(pytester, tmp_path, as_root):
     broken = fake_runtime(tmp_path / "bin", version_ok=False)
     pytester.makepyfile(CONTAINER_TEST)
-    result = pytester.runpytest("--runc", f"--runc-binary={broken}")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*runtime*is broken*--version*failed*--runc-binary*"])
-    assert result.stderr.str().count("is broken") == 1
-    assert "Traceback" not in result.stderr.str()
+    result = pytester.runpytest_inprocess("--runc", f"--runc-binary={broken}", "-rfs")
+    result.assert_outcomes(failed=1, passed=1, skipped=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"{broken} cannot run a trivial container: `--version` exited with status 1:"
+            " cannot load libseccomp",
+            f"FAILED runtime works: {broken}",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_not_root_and_no_sudo_skips_naming_root(pytester, monkeypatch, tmp_path):
@@ -169,14 +187,89 @@ def test_no_static_busybox_skips_naming_busybox_static(pytester, monkeypatch):
     assert result.parseoutcomes().get("error", 0) == 0
 
 
-def test_runtime_that_cannot_run_here_skips_every_test_with_one_reason(pytester, tmp_path):
-    fake = fake_runtime(tmp_path / "bin", run_error="cgroups in hybrid mode not supported")
-    pytester.makepyfile(CONTAINER_TEST + "\ndef test_second(container):\n    pass\n")
-    result = pytester.runpytest("--runc", f"--runc-binary={fake}", "-rs")
-    result.assert_outcomes(passed=1, skipped=2)
-    result.stdout.fnmatch_lines(
-        ["SKIPPED [[]2[]] *cannot run containers on this host*hybrid mode not supported*"]
+GATE_TESTS = CONTAINER_TEST + "\ndef test_second(container):\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("broken", "step", "outcome", "words"),
+    [
+        ({"run_error": "cgroups in hybrid mode not supported"}, "run", "exited with status 1",
+         "cgroups in hybrid mode not supported"),
+        ({"create_error": "no space left on device"}, "create", "exited with status 1",
+         "no space left on device"),
+        ({"hang": ("run",)}, "run", "did not finish within 2s and was killed",
+         "(it printed no error message)"),
+        ({"hang": ("create",)}, "create", "did not finish within 2s and was killed",
+         "(it printed no error message)"),
+    ],
+    ids=["run-errors", "create-errors", "run-hangs", "create-hangs"],
+)  # fmt: skip
+def test_a_runtime_that_cannot_run_a_container_fails_once_and_the_rest_skip(
+    pytester, tmp_path, as_root, broken, step, outcome, words
+):
+    fake = fake_runtime(tmp_path / "bin", **broken)
+    pytester.makepyfile(GATE_TESTS)
+    xml = tmp_path / "junit.xml"
+    result = pytester.runpytest_inprocess(
+        "--runc", f"--runc-binary={fake}", "--runc-timeout=2", "-rfs", f"--junitxml={xml}"
     )
+    result.assert_outcomes(failed=1, passed=1, skipped=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"*_ runtime works: {fake} _*",
+            f"{fake} cannot run a trivial container: `{step}` {outcome}: {words}",
+            f"command: *{fake} --root * {step} --bundle *prt-*-smoke-{step}",
+            f"FAILED runtime works: {fake}",
+            f"SKIPPED [[]2[]] *runtime: {fake} cannot run a trivial container;"
+            f" see the failed item `runtime works: {fake}`",
+        ]
+    )
+    report = xml.read_text()
+    assert 'name="runtime works: ' in report and "<failure" in report
+    assert f'<property name="runtime" value="{fake}" />' in report
+    assert session_dirs(tmp_path) == [], "the failed check left its directory"
+
+
+def test_the_gate_is_kept_when_tests_are_selected(pytester, tmp_path, as_root):
+    fake = fake_runtime(tmp_path / "bin", run_error="broken")
+    pytester.makepyfile(GATE_TESTS)
+    result = pytester.runpytest_inprocess("--runc", f"--runc-binary={fake}", "-k", "second")
+    result.assert_outcomes(failed=1, skipped=1)
+
+
+def test_a_runtime_asked_for_late_fails_that_test(pytester, tmp_path, as_root):
+    fake = fake_runtime(tmp_path / "bin", run_error="broken here")
+    pytester.makepyfile("""
+        def test_late(request):
+            request.getfixturevalue("runtime")
+    """)
+    result = pytester.runpytest_inprocess("--runc", f"--runc-binary={fake}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cannot run a trivial container: `run` exited*broken here*"])
+
+
+def test_an_optional_runtime_may_skip_by_explicit_opt_in(pytester, tmp_path, as_root):
+    fake = fake_runtime(tmp_path / "bin", run_error="cgroups in hybrid mode not supported")
+    pytester.makepyfile(GATE_TESTS)
+    result = pytester.runpytest_inprocess(
+        "--runc", f"--runc-binary={fake}", "--runc-allow-unusable", "-rs"
+    )
+    result.assert_outcomes(passed=1, skipped=2)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]2[]] *runtime: *cannot run a trivial container: `run` exited with"
+            " status 1: cgroups in hybrid mode not supported (allowed here by"
+            " --runc-allow-unusable)"
+        ]
+    )
+
+
+def test_environment_skips_say_environment(pytester):
+    pytester.makepyfile(CONTAINER_TEST)
+    result = pytester.runpytest("--runc", "--runc-binary=no-such-runtime-xyz", "-rs")
+    result.stdout.fnmatch_lines(["SKIPPED * environment: runtime binary 'no-such-runtime-xyz'*"])
 
 
 def test_report_header(pytester):
@@ -186,7 +279,7 @@ def test_report_header(pytester):
         [
             "runc: *, cgroups *",
             "runc rootfs: *",
-            "runc state root: private per session and xdist worker*",
+            "runc state root: private per session and xdist worker*; container ids prt-*-[*]",
         ]
     )
     off = pytester.runpytest("--co")
@@ -204,6 +297,7 @@ def test_fixtures_are_documented(pytester):
         "interactive",
         "bundle_check",
         "cgroup_mode",
+        "runtime_features",
     ):
         result.stdout.fnmatch_lines([f"{name}*-- *", "    *"])
 
@@ -248,3 +342,70 @@ def test_cgroup_marker_runs_only_on_its_modes(pytester, runtime, monkeypatch):
     result = pytester.runpytest_inprocess("--runc", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*needs cgroup v2; this host has hybrid*"])
+
+
+FEATURES = """{"ociVersionMin": "1.0.0", "ociVersionMax": "1.1.0",
+ "hooks": ["prestart"], "mountOptions": ["ro", "bind"],
+ "linux": {"namespaces": ["pid", "mount"], "cgroup": {"v1": true, "v2": false},
+           "seccomp": {"enabled": true}},
+ "annotations": {"org.example.version": "1"}}"""
+
+
+class TestFeatures:
+    def test_parse_keeps_what_the_runtime_claims(self):
+        parsed = Features.parse(FEATURES)
+        assert parsed.available and parsed.oci_version_max == "1.1.0"
+        assert parsed.namespaces == frozenset({"pid", "mount"})
+        assert parsed.cgroup == {"v1": True, "v2": False} and parsed.seccomp_enabled is True
+        assert parsed.capabilities is None, "an unlisted section is unknown, not empty"
+        assert parsed.disclaims("namespaces", "time")
+        assert not parsed.disclaims("namespaces", "pid")
+        assert not parsed.disclaims("capabilities", "CAP_BPF"), "silence rules nothing out"
+        assert not NO_FEATURES.disclaims("namespaces", "time")
+
+    @pytest.mark.parametrize("text", ["not json", "[]", '{"hooks": "prestart"}'])
+    def test_parse_refuses_what_is_not_a_features_document(self, text):
+        with pytest.raises(FeaturesError):
+            Features.parse(text)
+
+    def test_fixture_parses_the_runtimes_features_once(self, pytester, tmp_path, as_root):
+        log = tmp_path / "features.log"
+        (tmp_path / "features.json").write_text(FEATURES)
+        fake = write_script(
+            tmp_path / "bin" / "runtime",
+            f'case " $* " in\n'
+            f'  *" --version "*) echo "fake 1";;\n'
+            f'  *" features "*) echo features >> {log}; cat {tmp_path / "features.json"};;\n'
+            "esac\nexit 0\n",
+        )
+        pytester.makepyfile("""
+            def test_one(runtime_features):
+                assert runtime_features.namespaces == {"pid", "mount"}
+            def test_two(runtime_features):
+                runtime_features.require("namespaces", "time")
+        """)
+        result = pytester.runpytest_inprocess("--runc", f"--runc-binary={fake}", "-rs")
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines(
+            ["*runtime: the runtime does not claim it: namespaces in `features` do not include*"]
+        )
+        assert log.read_text().split() == ["features"]
+
+    def test_a_runtime_without_features_claims_nothing(self, pytester, tmp_path, as_root):
+        fake = write_script(
+            tmp_path / "bin" / "runtime",
+            'case " $* " in *" features "*) echo "unknown command" >&2; exit 1;; esac\n'
+            'echo "old 0.9"\n',
+        )
+        pytester.makepyfile("""
+            from pytest_runc.features import NO_FEATURES
+            def test_none(runtime_features):
+                assert runtime_features is NO_FEATURES
+        """)
+        pytester.runpytest_inprocess("--runc", f"--runc-binary={fake}").assert_outcomes(passed=1)
+
+    @pytest.mark.runc
+    def test_real_runtime_claims_pid_namespaces(self, runtime, runc_session):
+        features = runc_session.probe_features()
+        if features.available:
+            assert features.namespaces is not None and "pid" in features.namespaces
