@@ -18,6 +18,7 @@ import pytest
 from pytest_runc import skips
 from pytest_runc.console import ConsoleSocket
 from pytest_runc.features import require_rules, spec_release
+from pytest_runc.linux import CAPABILITIES
 from pytest_runc.rules.markers import rule_ids
 
 pytestmark = pytest.mark.runc
@@ -251,54 +252,7 @@ def test_every_listed_capability_is_accepted(features, bundle, container):
 
 
 #: Capability numbers (linux/capability.h), to read the host's bounding set.
-CAPABILITY_NUMBERS = {
-    name: number
-    for number, name in enumerate(
-        [
-            "CHOWN",
-            "DAC_OVERRIDE",
-            "DAC_READ_SEARCH",
-            "FOWNER",
-            "FSETID",
-            "KILL",
-            "SETGID",
-            "SETUID",
-            "SETPCAP",
-            "LINUX_IMMUTABLE",
-            "NET_BIND_SERVICE",
-            "NET_BROADCAST",
-            "NET_ADMIN",
-            "NET_RAW",
-            "IPC_LOCK",
-            "IPC_OWNER",
-            "SYS_MODULE",
-            "SYS_RAWIO",
-            "SYS_CHROOT",
-            "SYS_PTRACE",
-            "SYS_PACCT",
-            "SYS_ADMIN",
-            "SYS_BOOT",
-            "SYS_NICE",
-            "SYS_RESOURCE",
-            "SYS_TIME",
-            "SYS_TTY_CONFIG",
-            "MKNOD",
-            "LEASE",
-            "AUDIT_WRITE",
-            "AUDIT_CONTROL",
-            "SETFCAP",
-            "MAC_OVERRIDE",
-            "MAC_ADMIN",
-            "SYSLOG",
-            "WAKE_ALARM",
-            "BLOCK_SUSPEND",
-            "AUDIT_READ",
-            "PERFMON",
-            "BPF",
-            "CHECKPOINT_RESTORE",
-        ]
-    )
-}
+CAPABILITY_NUMBERS = {name.removeprefix("CAP_"): number for number, name in enumerate(CAPABILITIES)}
 
 
 def host_capabilities() -> set[str]:

@@ -28,6 +28,7 @@ from pytest_runc.bundlecheck.rootfs_paths import (
     resolve_in_rootfs,
 )
 from pytest_runc.elf import read_elf
+from pytest_runc.linux import CAPABILITIES as LINUX_CAPABILITIES
 from pytest_runc.schemas import schema_errors
 
 MAX_SCAN_ENTRIES = 200_000
@@ -114,49 +115,8 @@ IPC_SYSCTLS = frozenset(
     "kernel." + n
     for n in ["msgmax", "msgmnb", "msgmni", "sem", "shmall", "shmmax", "shmmni", "shm_rmid_forced"]
 )
-CAPABILITIES = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-]
+#: Capability names without the CAP_ prefix, as runc matches them.
+CAPABILITIES = [name.removeprefix("CAP_") for name in LINUX_CAPABILITIES]
 
 
 def js(value: Any, limit: int = 60) -> str:

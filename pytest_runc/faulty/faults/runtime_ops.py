@@ -13,6 +13,7 @@ from typing import Any
 
 from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, run
 from pytest_runc.faulty.model import Config, Fault
+from pytest_runc.linux import CAPABILITIES
 
 OPS = "conformance/test_operations.py::"
 X = "conformance/test_exec.py::"
@@ -239,52 +240,7 @@ def _default_process(config: Config) -> None:
 
 
 #: Capability names any runtime knows (a config with another one is refused by this fault).
-_KNOWN_CAPS = {
-    f"CAP_{n}"
-    for n in [
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-    ]
-}
+_KNOWN_CAPS = set(CAPABILITIES)
 
 
 def _capabilities(config: Config) -> set[str]:
