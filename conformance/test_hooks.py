@@ -274,6 +274,7 @@ def test_poststop_hook_runs_after_delete_before_it_returns(bundle, container, tm
 
 
 @pytest.mark.oci_rule("config.hooks.listed-order")
+@pytest.mark.runc_slow
 def test_hooks_of_a_kind_run_in_array_order(bundle, container, tmp_path):
     """config.md "POSIX-platform Hooks": the hooks of one kind run one after the
     other, in the order of their array."""
@@ -336,6 +337,7 @@ def test_hook_environment_is_exactly_its_env(bundle, container, tmp_path):
 
 
 @pytest.mark.runc_cli("runc-cli.hooks.timeout-enforced")
+@pytest.mark.runc_slow
 def test_hook_timeout_stops_the_wait(bundle, container):
     """config.md "POSIX-platform Hooks" timeout: a hook still running after its
     timeout fails the operation, which does not wait for the hook to end."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -13,7 +15,8 @@ from pytest_runc.errors import RuntimeCommandError
 from pytest_runc.runtime import Runtime, State
 from pytest_runc.transcript import Completed
 
-_POLL = 0.01
+_POLL = 0.01  # between runtime calls (``state``): each costs a process
+_POLL_FILE = 0.002  # between reads of a file we own
 T = TypeVar("T")
 
 
@@ -39,6 +42,10 @@ class Container:
         # runtime deleted the container itself (conformance checks that), so
         # teardown skips a `delete` that would cost a runtime call for nothing.
         self.may_exist = True
+        # Set by a successful pause(), cleared by resume(): teardown thaws first.
+        self._paused = False
+        # When the last create/run began (CLOCK_BOOTTIME, as /proc start times).
+        self._launched = 0.0
 
     def __repr__(self) -> str:
         return f"Container({self.id!r}, bundle={str(self.bundle.path)!r})"
@@ -48,6 +55,10 @@ class Container:
         """Write config.json and ``create`` the container (status: created)."""
         self.bundle.write()
         self.may_exist = True
+        # The pid file must be this attempt's: teardown reads the init pid there.
+        self.pid_file.unlink(missing_ok=True)
+        self._paused = False
+        self._launched = time.clock_gettime(time.CLOCK_BOOTTIME)
         return self.runtime.create(
             self.id,
             self.bundle.path,
@@ -67,6 +78,9 @@ class Container:
         """Write config.json and ``run`` it; the result's status is the process's."""
         self.bundle.write()
         self.may_exist = True
+        self.pid_file.unlink(missing_ok=True)
+        self._paused = False
+        self._launched = time.clock_gettime(time.CLOCK_BOOTTIME)
         done = self.runtime.run(
             self.id,
             self.bundle.path,
@@ -98,10 +112,14 @@ class Container:
             return None
 
     def pause(self, *, check: bool = True) -> Completed:
-        return self.runtime.pause(self.id, check=check)
+        done = self.runtime.pause(self.id, check=check)
+        self._paused = self._paused or done.returncode == 0
+        return done
 
     def resume(self, *, check: bool = True) -> Completed:
-        return self.runtime.resume(self.id, check=check)
+        done = self.runtime.resume(self.id, check=check)
+        self._paused = self._paused and done.returncode != 0
+        return done
 
     def kill(
         self, signal_name: str = "TERM", *, all: bool = False, check: bool = True
@@ -142,32 +160,95 @@ class Container:
             ),
             self.id,
             timeout,
+            # Reading a file costs microseconds, not a runtime call: poll often.
+            interval=_POLL_FILE,
         )
 
     def remove(self) -> None:
         """Teardown: stop and delete the container whatever its state; silent if gone.
 
-        ``delete --force`` of a live container costs runc 1.1 a 100 ms poll;
-        KILL, a short wait for "stopped", then ``delete --force`` of the
-        stopped container takes ~30 ms. The final forced delete runs in
-        every case, so a runtime that ignores the KILL is still cleaned up.
+        ``delete --force`` of a live container costs runc 1.1 a 100 ms sleep,
+        and every runtime call costs ~15 ms of CPU, so teardown asks the
+        runtime as little as it can. The init pid (our ``--pid-file``) tells
+        from /proc whether the process is still alive: a dead one needs only
+        ``delete --force``; a live one gets KILL (from us when /proc shows it
+        is the runtime's recorded init and we may signal it, else through
+        ``kill``), a wait for it to die, then ``delete --force``. Only a process that outlives the KILL
+        (a paused container, a runtime that ignores the signal) costs a
+        ``state``: a paused one is thawed. The forced delete runs in every
+        case, so a runtime that ignores the KILL is still cleaned up.
         """
         if self.keep or not self.may_exist:
             return
-        try:
-            status = self.state().status
-        except RuntimeCommandError:
-            status = None
-        if status == "paused":
-            # A frozen process cannot die of KILL until thawed.
-            self.runtime.resume(self.id, check=False)
-            status = "running"
-        if status in ("created", "running"):
-            self.runtime.kill(self.id, "KILL", check=False)
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline and self.status() not in ("stopped", None):
-                time.sleep(_POLL)
+        pid = _read_pid(self.pid_file)
+        if pid is not None and _alive(pid):
+            if self._paused:
+                # A frozen process cannot die of KILL until thawed.
+                self.runtime.resume(self.id, check=False)
+            if not _kill_init(pid, self.pid_file, self._launched):
+                self.runtime.kill(self.id, "KILL", check=False)
+            if not _wait_dead(pid, 0.2):
+                status = self.status()
+                if status == "paused":
+                    self.runtime.resume(self.id, check=False)
+                if status in ("created", "running", "paused"):
+                    _wait_dead(pid, 2.0)
         self.runtime.delete(self.id, force=True, check=False)
+
+
+def _read_pid(path: Path) -> int | None:
+    """The pid the runtime wrote into ``path``, or None (no file, not a number)."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie counts as dead, as it does for runc's ``state``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state letter follows the command name, which may hold spaces and ")".
+    return stat[stat.rindex(")") + 2 :][:1] not in ("Z", "X", "x", "")
+
+
+def _kill_init(pid: int, pid_file: Path, launched: float) -> bool:
+    """KILL the container's init ourselves, saving a runtime call; False when we may not.
+
+    Only when ``pid`` is certainly a process of this container: it started
+    after our create/run began (``launched``, CLOCK_BOOTTIME) and before the
+    runtime wrote ``pid_file``. A wrong pid in the file (pid 1, pytest, a pid
+    reused later) fails that test. Not allowed (a root container through
+    sudo) or not certain: False, and the caller asks the runtime to ``kill``.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # s after boot
+        written = pid_file.stat().st_mtime
+    except (OSError, ValueError, IndexError):
+        return False
+    now = time.clock_gettime(time.CLOCK_BOOTTIME)
+    written_at = now - (time.time() - written)
+    # Start times count in clock ticks (10 ms): allow a few of them.
+    if not launched - 0.05 <= started <= written_at + 0.05:
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        return False
+    return True
+
+
+def _wait_dead(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for ``pid`` to die; True if it did."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_FILE)
+    return True
 
 
 def _poll(
@@ -176,8 +257,9 @@ def _poll(
     failure: Callable[[T], str],
     container_id: str,
     timeout: float,
+    interval: float = _POLL,
 ) -> T:
-    """Call ``read`` every 10 ms until ``done``; AssertionError with ``failure`` at the deadline."""
+    """Call ``read`` every ``interval`` s until ``done``; AssertionError with ``failure`` at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         value = read()
@@ -185,7 +267,7 @@ def _poll(
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"container {container_id} {failure(value)}")
-        time.sleep(_POLL)
+        time.sleep(interval)
 
 
 class ContainerFactory:
