@@ -9,54 +9,17 @@ test_isolation.py.)
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pytest_runc import skips
 from pytest_runc.linux import NS_FILES
-from pytest_runc.rootfs import copy_tree
 
 pytestmark = pytest.mark.runc
 
 #: Container root is host uid 100000 (gid 200000): ids nothing on the host owns.
 UID_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 GID_MAP = [{"containerID": 0, "hostID": 200000, "size": 1000}]
-
-
-def traversable_parent(path: Path) -> Path:
-    """The deepest directory above ``path`` that we may write and anyone may
-    reach (it and every directory above it are o+x)."""
-    best = Path(tempfile.gettempdir())
-    for parent in reversed(path.parents):  # from / downwards
-        if not parent.stat().st_mode & 0o001:
-            break
-        if os.access(parent, os.W_OK):
-            best = parent
-    return best
-
-
-@pytest.fixture
-def mapped_rootfs(bundle, container) -> Iterator[Path]:
-    """The bundle's rootfs moved to a directory anyone may traverse (an
-    absolute root.path): container root, host uid 100000, must reach it, and
-    the session's private bundle directories are closed to other users.
-    (After ``container``: removed once the test's containers are gone.)"""
-    where = Path(tempfile.mkdtemp(prefix="prt-userns-", dir=traversable_parent(bundle.rootfs)))
-    try:
-        where.chmod(0o711)
-        target = where / "rootfs"
-        try:
-            os.rename(bundle.rootfs, target)  # same filesystem: instant
-        except OSError:
-            copy_tree(bundle.rootfs, target)
-        bundle.config.setdefault("root", {})["path"] = str(target)
-        yield target
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
 
 
 def run_output(container, bundle, script: str) -> str:
