@@ -9,7 +9,7 @@ from pytest_runc.interactive import CommandResult, InteractiveSession
 from pytest_runc.runtime import Runtime, State
 from pytest_runc.schemas import schema_errors, validate_state
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Bundle",
