@@ -27,11 +27,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_runc import __version__, skips
+
+if TYPE_CHECKING:
+    from pytest_runc.session import RuncSession
 
 #: Bump when a field changes meaning or goes away (adding one is compatible).
 REPORT_VERSION = 1
@@ -146,6 +149,9 @@ def record_of(
         text = deciding.longreprtext
         record["message"] = _first_line(text)
         record["details"] = text
+    runtime = next((r.runc_runtime for r in phases if hasattr(r, "runc_runtime")), None)
+    if runtime is not None:
+        record["runtime"] = str(runtime)
     worker = getattr(deciding, "node", None)
     worker_id = getattr(worker, "gateway", None)
     if worker_id is not None:
@@ -197,14 +203,37 @@ def host_facts(config: pytest.Config) -> dict[str, Any]:
 
 
 def runtime_facts(config: pytest.Config) -> dict[str, Any]:
-    """The runtime under test: path, ``--version`` output and ``features`` JSON (or null)."""
-    from pytest_runc.departures import identify
-    from pytest_runc.errors import RuncError
+    """The (first) runtime under test: path, ``--version`` output and ``features`` JSON (or null)."""
     from pytest_runc.plugin import session_key
 
     session = config.stash.get(session_key, None)
     if session is None or not session.settings.enabled:
         return {"requested": None, "path": None, "version": None, "features": None, "name": None}
+    return session_facts(session)
+
+
+def several_runtimes(config: pytest.Config) -> dict[str, Any] | None:
+    """With several runtimes: per runtime id (``runc-1.1.5``) its facts and departures."""
+    from pytest_runc.departures import applied_departures
+    from pytest_runc.plugin import runtimes_key
+
+    runtimes = config.stash.get(runtimes_key, None)
+    if runtimes is None or not runtimes.several or not runtimes.settings.enabled:
+        return None
+    found: dict[str, Any] = {}
+    for label, session in runtimes.sessions.items():
+        facts = session_facts(session)
+        probed = session.probe()
+        facts["departures"] = applied_departures(config, probed.version if probed.binary else "")
+        found[label] = facts
+    return found
+
+
+def session_facts(session: RuncSession) -> dict[str, Any]:
+    """One runtime's path, ``--version`` output, name, release and ``features`` JSON."""
+    from pytest_runc.departures import identify
+    from pytest_runc.errors import RuncError
+
     probed = session.probe()
     facts: dict[str, Any] = {
         "requested": session.settings.binary,
@@ -272,6 +301,9 @@ class JsonReport:
             "summary": summarize(records),
             "records": records,
         }
+        several = several_runtimes(self.config)
+        if several is not None:
+            document["runtimes"] = several
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

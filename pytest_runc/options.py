@@ -28,7 +28,7 @@ class Setting:
     ini: str
     env: str
     help: str
-    kind: str  # "bool", "str", "path", "seconds"
+    kind: str  # "bool", "str", "binaries", "path", "seconds"
 
 
 SETTINGS = (
@@ -37,8 +37,9 @@ SETTINGS = (
         "--runc-binary",
         "runc_binary",
         "PYTEST_RUNC_BINARY",
-        "OCI runtime to test: a name on PATH or a path (default: runc)",
-        "str",
+        "OCI runtime to test: a name on PATH or a path (default: runc); repeat the option"
+        " or give a comma list to test several runtimes in one run",
+        "binaries",
     ),
     Setting(
         "--runc-root",
@@ -94,6 +95,8 @@ class Settings:
 
     enabled: bool = False
     binary: str = "runc"
+    #: Every runtime under test, in the order given; ``binary`` is the first.
+    binaries: tuple[str, ...] = ("runc",)
     root: Path | None = None
     rootfs: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -111,6 +114,14 @@ def register(parser: pytest.Parser) -> None:
         if setting.kind == "bool":
             group.addoption(
                 setting.option, action="store_true", default=None, help=setting.help + env_note
+            )
+        elif setting.kind == "binaries":
+            group.addoption(
+                setting.option,
+                action="append",
+                default=None,
+                metavar="PATH",
+                help=setting.help + env_note,
             )
         else:
             metavar = {"seconds": "SECONDS", "path": "PATH", "str": "PATH"}[setting.kind]
@@ -165,6 +176,19 @@ def _as_seconds(value: Any, origin: str) -> float:
     return seconds
 
 
+def _as_binaries(value: Any, origin: str) -> tuple[str, ...]:
+    """Runtimes from a repeated option and/or comma lists, in order."""
+    given = value if isinstance(value, list) else [value]
+    names = tuple(part.strip() for text in given for part in str(text).split(","))
+    if not names or any(not name for name in names):
+        raise pytest.UsageError(
+            f"{origin}: {' '.join(map(str, given))!r} has an empty runtime name;"
+            " give a name on PATH or a path,"
+            " several separated by commas (runc,/opt/crun)"
+        )
+    return names
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Combine command line, environment and ini into validated Settings."""
     values: dict[str, Any] = {}
@@ -177,6 +201,8 @@ def resolve(config: pytest.Config) -> Settings:
             values[setting.ini] = _as_bool(value, origin)
         elif setting.kind == "seconds":
             values[setting.ini] = _as_seconds(value, origin)
+        elif setting.kind == "binaries":
+            values[setting.ini] = _as_binaries(value, origin)
         else:
             text = str(value).strip()
             if not text:
@@ -194,10 +220,17 @@ def resolve(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             f"--runc-root: {root_path} exists and is not a directory; name a directory"
         )
+    binaries = values.get("runc_binary", ("runc",))
+    if len(binaries) > 1 and root_path is not None:
+        raise pytest.UsageError(
+            f"--runc-root: one state root cannot serve {len(binaries)} runtimes"
+            f" ({', '.join(binaries)}); leave it unset so that each runtime gets a private one"
+        )
     bundles = [Path(b).expanduser().absolute() for b in config.getoption("--runc-bundle") or []]
     return Settings(
         enabled=values.get("runc", False),
-        binary=values.get("runc_binary", "runc"),
+        binary=binaries[0],
+        binaries=binaries,
         root=root_path,
         rootfs=rootfs_path,
         timeout=values.get("runc_timeout", DEFAULT_TIMEOUT),

@@ -26,10 +26,14 @@ from pytest_runc.host import remove_tree
 from pytest_runc.interactive import InteractiveSession
 from pytest_runc.report import TestRecord, failure_sections
 from pytest_runc.runtime import Runtime
+from pytest_runc.runtimes import PARAM, RuntimeSet, label_of_item
 from pytest_runc.session import RuncSession, RuntimeFailure
 
 #: Fixtures that start a runtime: a test using one is a container test.
 RUNTIME_FIXTURES = frozenset({"runtime", "container", "interactive"})
+#: Fixtures whose value depends on the runtime: with several runtimes, a test
+#: using one (or marked ``runc``) runs once per runtime.
+PER_RUNTIME_FIXTURES = RUNTIME_FIXTURES | {"runtime_features"}
 NEEDS_RUNC = skips.reason(skips.ENVIRONMENT, "needs --runc (container tests are opt-in)")
 
 #: Features that are plugins of their own, each with its hooks in one module.
@@ -40,10 +44,11 @@ pytest_plugins = [
     "pytest_runc.spec_level",
 ]
 
-session_key = pytest.StashKey[RuncSession]()
+session_key = pytest.StashKey[RuncSession]()  # the first (or only) runtime's session
+runtimes_key = pytest.StashKey[RuntimeSet]()
 record_key = pytest.StashKey[TestRecord]()
 _previous_sigterm = pytest.StashKey[Any]()
-_gate_key = pytest.StashKey[str]()  # the name of the failing "runtime works" item, if any
+_gate_key = pytest.StashKey[set[str]]()  # the names of the failing "runtime works" items
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,21 +69,24 @@ def pytest_configure(config: pytest.Config) -> None:
         "runc_cgroup(*modes): runs only on these cgroup modes (v1, hybrid, v2); skipped elsewhere",
     )
     settings = options.resolve(config)
-    session = RuncSession(settings)
-    config.stash[session_key] = session
+    runtimes = RuntimeSet(settings)
+    config.stash[runtimes_key] = runtimes
+    config.stash[session_key] = runtimes.primary
     if not settings.enabled:
         return
-    # The session's explicit steps: probe (no container), start (sweep our
+    # Each session's explicit steps: probe (no container), start (sweep our
     # base, lock our directory); the runtime check waits for collection.
-    session.probe()
-    session.start()
+    for session in runtimes.all():
+        session.probe()
+        session.start()
+    runtimes.probe()
     _install_sigterm_handler(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Last step of the session: delete our containers, cgroups and directory."""
-    session = config.stash.get(session_key, None)
-    if session is not None:
+    runtimes = config.stash.get(runtimes_key, None)
+    for session in runtimes.all() if runtimes is not None else ():
         session.finish()
     previous = config.stash.get(_previous_sigterm, None)
     if previous is not None and threading.current_thread() is threading.main_thread():
@@ -107,15 +115,45 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = session.settings
     if not settings.enabled:
         return ["runc: container tests disabled (pass --runc to run them)"]
-    probed = session.probe()
-    runtime = (
-        f"{probed.binary} ({probed.version})" if probed.binary else f"unavailable: {probed.problem}"
-    )
+    runtimes = config.stash[runtimes_key]
+    if runtimes.several:
+        lines = [
+            f"runc: {len(runtimes.sessions)} runtimes, {session.privilege.describe()},"
+            f" cgroups {session.cgroup_mode}"
+        ]
+        for label, each in runtimes.sessions.items():
+            lines += [
+                f"runc [{label}]: {_describe_runtime(each)}",
+                f"runc [{label}] state root: {each.describe_state_root_for_header()}",
+            ]
+        return [*lines, f"runc rootfs: {session.rootfs_source_description()}"]
     return [
-        f"runc: {runtime}, {session.privilege.describe()}, cgroups {session.cgroup_mode}",
+        f"runc: {_describe_runtime(session)}, {session.privilege.describe()},"
+        f" cgroups {session.cgroup_mode}",
         f"runc rootfs: {session.rootfs_source_description()}",
         f"runc state root: {session.describe_state_root_for_header()}",
     ]
+
+
+def _describe_runtime(session: RuncSession) -> str:
+    probed = session.probe()
+    if probed.binary:
+        return f"{probed.binary} ({probed.version})"
+    return f"unavailable: {probed.problem}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With several runtimes, run each container test once per runtime (ids ``[runc-1.1.5]``)."""
+    runtimes = metafunc.config.stash.get(runtimes_key, None)
+    if runtimes is None or not runtimes.several or not runtimes.sessions:
+        return
+    names = set(metafunc.fixturenames)
+    if PARAM not in names:
+        return
+    if not names & PER_RUNTIME_FIXTURES and not metafunc.definition.get_closest_marker("runc"):
+        return
+    labels = list(runtimes.sessions)
+    metafunc.parametrize(PARAM, labels, ids=labels, indirect=True)
 
 
 class RuntimeUnusable(Exception):
@@ -129,6 +167,7 @@ class RuntimeWorksItem(pytest.Item):
     def __init__(self, *, failure: RuntimeFailure, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.failure = failure
+        self.runtime_label: str | None = None  # its runtime's id, with several runtimes
         self.user_properties += [
             ("runtime", failure.binary),
             ("command", failure.command),
@@ -163,6 +202,7 @@ def pytest_collection_modifyitems(
     for it and skips the rest with a reason that points at that item.
     """
     state = config.stash[session_key]
+    runtimes = config.stash[runtimes_key]
     if state.settings.bundles:
         items.extend(make_items(session, state))
     container_tests = [
@@ -173,34 +213,40 @@ def pytest_collection_modifyitems(
     ]
     if not container_tests:
         return
-    reason: str | None = None
-    if not state.settings.enabled:
-        reason = NEEDS_RUNC
-    elif config.getoption("collectonly"):
-        reason = None
-    elif state.environment_problem:
-        reason = state.environment_problem
-    else:
-        failure = state.check_runtime()
-        if failure is not None:
-            if not state.settings.allow_unusable:
-                config.stash[_gate_key] = _gate_name(failure.binary)
-            reason = _unusable_reason(state, failure)
-            if not state.settings.allow_unusable:
-                items.insert(
-                    0,
-                    RuntimeWorksItem.from_parent(
-                        session,
-                        name=_gate_name(failure.binary),
-                        nodeid=_gate_name(failure.binary),
-                        failure=failure,
-                    ),
-                )
-    if reason:
-        skip = pytest.mark.skip(reason=reason)
-        for item in container_tests:
-            item.add_marker(skip)
+    # Each runtime decides for its own tests: one that cannot run a container
+    # fails its own `runtime works` item and skips only its own tests.
+    by_label: dict[str | None, list[pytest.Item]] = {}
+    for item in container_tests:
+        by_label.setdefault(label_of_item(item), []).append(item)
+    gates: list[pytest.Item] = []
+    usable: list[pytest.Item] = []
+    for label, tests in by_label.items():
+        each = runtimes.get(label)
+        reason = _collection_reason(config, each)
+        if reason is None:
+            failure = each.check_runtime()
+            if failure is not None:
+                reason = _unusable_reason(each, failure)
+                name = _gate_name(failure.binary)
+                if not each.settings.allow_unusable and name not in config.stash.get(
+                    _gate_key, set()
+                ):
+                    config.stash.setdefault(_gate_key, set()).add(name)
+                    gate = RuntimeWorksItem.from_parent(
+                        session, name=name, nodeid=name, failure=failure
+                    )
+                    gate.runtime_label = label
+                    gates.append(gate)
+        if reason:
+            skip = pytest.mark.skip(reason=reason)
+            for item in tests:
+                item.add_marker(skip)
+        else:
+            usable += tests
+    items[:0] = gates
+    if not usable:
         return
+    container_tests = usable
     if state.settings.enabled and state.privilege.rootless:
         rootless_skip = pytest.mark.skip(
             reason=skips.reason(
@@ -224,6 +270,15 @@ def pytest_collection_modifyitems(
             )
 
 
+def _collection_reason(config: pytest.Config, state: RuncSession) -> str | None:
+    """Why ``state``'s container tests cannot run at all (a skip reason), or None."""
+    if not state.settings.enabled:
+        return NEEDS_RUNC
+    if config.getoption("collectonly"):
+        return None
+    return state.environment_problem
+
+
 def _unusable_reason(state: RuncSession, failure: RuntimeFailure) -> str:
     """The skip reason of every container test when the runtime is unusable."""
     if state.settings.allow_unusable:
@@ -243,10 +298,14 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    label = label_of_item(item) or getattr(item, "runtime_label", None)
+    if label is not None:
+        # Travels with the report to the xdist controller (the JSON report reads it).
+        report.runc_runtime = label  # type: ignore[attr-defined]
     record = item.stash.get(record_key, None)
     if record is None or not report.failed or not record.used_runtime():
         return
-    session = item.config.stash[session_key]
+    session = item.config.stash[runtimes_key].of_item(item)
     record.failed = True
     keep = session.settings.keep_failed
     for title, text in failure_sections(record, keep):
@@ -260,27 +319,25 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    session = config.stash.get(session_key, None)
-    if session is None:
+    runtimes = config.stash.get(runtimes_key, None)
+    if runtimes is None:
         return
-    if session.swept.removed:
-        terminalreporter.section("pytest-runc: swept leftovers of an earlier run")
-        for line in session.swept.removed:
-            terminalreporter.line(line)
-    if session.swept.left:
-        terminalreporter.section(
-            "pytest-runc: leftovers of an earlier run that could not be removed"
-        )
-        for line in session.swept.left:
-            terminalreporter.line(line)
-    if session.kept:
-        terminalreporter.section("pytest-runc: kept for failed tests (--runc-keep-failed)")
-        for line in session.kept:
-            terminalreporter.line(line)
-    if session.cleanup_errors:
-        terminalreporter.section("pytest-runc: cleanup problems")
-        for line in session.cleanup_errors:
-            terminalreporter.line(line)
+    sessions = runtimes.all()
+    sections = (
+        ("pytest-runc: swept leftovers of an earlier run", [s.swept.removed for s in sessions]),
+        (
+            "pytest-runc: leftovers of an earlier run that could not be removed",
+            [s.swept.left for s in sessions],
+        ),
+        ("pytest-runc: kept for failed tests (--runc-keep-failed)", [s.kept for s in sessions]),
+        ("pytest-runc: cleanup problems", [s.cleanup_errors for s in sessions]),
+    )
+    for title, per_session in sections:
+        lines = [line for each in per_session for line in each]
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.line(line)
 
 
 # -- fixtures ------------------------------------------------------------
@@ -297,8 +354,12 @@ def _record(request: pytest.FixtureRequest) -> TestRecord:
 
 @pytest.fixture(scope="session")
 def runc_session(request: pytest.FixtureRequest) -> RuncSession:
-    """The plugin's per-process state: settings, probes, private directories."""
-    return request.config.stash[session_key]
+    """The plugin's per-process state: settings, probes, private directories.
+
+    With several runtimes, a container test gets its runtime's session (its
+    parameter); any other test gets the first runtime's.
+    """
+    return request.config.stash[runtimes_key].get(getattr(request, "param", None))
 
 
 @pytest.fixture(scope="session")
@@ -325,7 +386,8 @@ def runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtim
     # runtime later (getfixturevalue) gets the same answer here.
     failure = runc_session.check_runtime()
     if failure is not None:
-        if runc_session.settings.allow_unusable or _gate_key in request.config.stash:
+        gates = request.config.stash.get(_gate_key, set())
+        if runc_session.settings.allow_unusable or _gate_name(failure.binary) in gates:
             pytest.skip(_unusable_reason(runc_session, failure))
         pytest.fail(failure.render(), pytrace=False)
     return runc_session.runtime(_record(request).transcript)

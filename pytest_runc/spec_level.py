@@ -18,33 +18,34 @@ import pytest
 
 from pytest_runc import skips
 from pytest_runc.errors import RuncError
-from pytest_runc.features import unclaimed_rules
+from pytest_runc.features import Features, unclaimed_rules
 from pytest_runc.rules import catalogue
 from pytest_runc.rules.markers import rule_ids
+from pytest_runc.session import RuncSession
 
 _excuse = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Note, per check, the rules that came after the runtime's ociVersionMax."""
-    from pytest_runc.plugin import session_key
+    """Note, per check, the rules that came after its runtime's ociVersionMax."""
+    from pytest_runc.plugin import runtimes_key
 
-    session = config.stash.get(session_key, None)
-    if session is None or not session.settings.enabled or config.getoption("collectonly"):
-        return
-    probed = session.probe()
-    if probed.problem or not probed.binary:
+    runtimes = config.stash.get(runtimes_key, None)
+    if runtimes is None or not runtimes.settings.enabled or config.getoption("collectonly"):
         return
     marked = [item for item in items if rule_ids(item)]
     if not marked:
         return
-    try:
-        features = session.probe_features()
-    except RuncError:
-        return  # the runtime's own check reports a broken runtime
     known = catalogue()
+    claimed: dict[int, Features | None] = {}  # per session (by id): its features
     for item in marked:
+        session = runtimes.of_item(item)
+        if id(session) not in claimed:
+            claimed[id(session)] = _features_of(session)
+        features = claimed[id(session)]
+        if features is None:
+            continue
         newer = unclaimed_rules(features, rule_ids(item))
         if newer:
             listed = ", ".join(f"{rule_id} (spec {known[rule_id].since})" for rule_id in newer)
@@ -52,6 +53,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"the runtime claims runtime-spec up to {features.oci_version_max}"
                 f" (ociVersionMax of its `features`); {listed} came later"
             )
+
+
+def _features_of(session: RuncSession) -> Features | None:
+    """The runtime's features, or None when it cannot run (its own checks say why)."""
+    probed = session.probe()
+    if probed.problem or not probed.binary:
+        return None
+    try:
+        return session.probe_features()
+    except RuncError:
+        return None  # the runtime's own check reports a broken runtime
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -137,19 +137,22 @@ def departures_for(version_output: str) -> DepartureFile | None:
     return None
 
 
-def _probed_version(config: pytest.Config) -> str | None:
-    from pytest_runc.plugin import session_key
+def _probed_version(config: pytest.Config, item: pytest.Item | None = None) -> str | None:
+    """The ``--version`` output of the runtime of ``item`` (the first runtime's for None)."""
+    from pytest_runc.plugin import runtimes_key
 
-    session = config.stash.get(session_key, None)
-    if session is None or not session.settings.enabled:
+    runtimes = config.stash.get(runtimes_key, None)
+    if runtimes is None or not runtimes.settings.enabled:
         return None
+    session = runtimes.of_item(item) if item is not None else runtimes.primary
     probed = session.probe()
     return probed.version if probed.binary else None
 
 
-def applied_departures(config: pytest.Config) -> dict[str, Any] | None:
-    """The departures file this run applies (for the JSON report), or None."""
-    version = _probed_version(config)
+def applied_departures(config: pytest.Config, version: str | None = None) -> dict[str, Any] | None:
+    """The departures file applied to the runtime with this ``--version`` output (the first
+    runtime's by default), for the JSON report; or None."""
+    version = version if version is not None else _probed_version(config)
     declared = departures_for(version) if version else None
     if declared is None:
         return None
@@ -176,21 +179,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the faulty runtimes need the failures themselves).
     """
     from pytest_runc.rules.markers import rule_ids
+    from pytest_runc.runtimes import base_nodeid
 
     if os.environ.get(DISABLE_ENV, "").lower() == "none":
         return
-    version = _probed_version(config)
-    declared = departures_for(version) if version else None
-    if declared is None:
-        return
-    by_rule = {d.rule: d for d in declared.departures}
     for item in items:
+        # Each check against its own runtime's file (several runtimes in one run).
+        version = _probed_version(config, item)
+        declared = departures_for(version) if version else None
+        if declared is None:
+            continue
+        by_rule = {d.rule: d for d in declared.departures}
         # Only the checks measured failing (the evidence) are expected to fail:
         # a rule's other checks (another parameter, say) still have to pass.
         hits = [
             by_rule[rule]
             for rule in rule_ids(item)
-            if rule in by_rule and _is_evidence(item.nodeid, by_rule[rule].evidence)
+            if rule in by_rule and _is_evidence(base_nodeid(item), by_rule[rule].evidence)
         ]
         if hits:
             reason = "; ".join(d.xfail_reason() for d in hits)

@@ -196,8 +196,26 @@ def _order(rule: Rule | None, key: str, positions: dict[str, int]) -> tuple[int,
     return (document, positions.get(key, 0), key)
 
 
+def split_runtimes(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """A report of several runtimes in one run as one report per runtime (records by
+    their ``runtime``); a one-runtime report as itself."""
+    several = report.get("runtimes")
+    if not several:
+        return [report]
+    parts = []
+    for label, facts in several.items():
+        part = {key: value for key, value in report.items() if key != "runtimes"}
+        part["runtime"] = {key: value for key, value in facts.items() if key != "departures"}
+        part["departures"] = facts.get("departures")
+        # A check that no runtime parameter reached (a bundle-only test) counts for each.
+        part["records"] = [r for r in report["records"] if r.get("runtime", label) == label]
+        parts.append(part)
+    return parts
+
+
 def build(reports: Sequence[tuple[str, dict[str, Any]]]) -> Matrix:
-    """The matrix of these (source name, report) pairs, one column each."""
+    """The matrix of these (source name, report) pairs: one column per runtime of each."""
+    reports = [(source, part) for source, report in reports for part in split_runtimes(report)]
     known = catalogue()
     positions = {rule.id: index for index, rule in enumerate(known)}
     columns: list[Column] = []
