@@ -24,7 +24,7 @@ from pytest_runc.container import ContainerFactory
 from pytest_runc.features import Features
 from pytest_runc.host import remove_tree
 from pytest_runc.interactive import InteractiveSession
-from pytest_runc.report import TestRecord, failure_sections
+from pytest_runc.report import TestRecord, add_failure_section, failure_sections
 from pytest_runc.runtime import Runtime
 from pytest_runc.runtimes import PARAM, RuntimeSet, label_of_item
 from pytest_runc.session import RuncSession, RuntimeFailure
@@ -309,13 +309,7 @@ def pytest_runtest_makereport(
     record.failed = True
     keep = session.settings.keep_failed
     for title, text in failure_sections(record, keep):
-        # A failure's longrepr takes sections into its text, which is what
-        # the terminal and the JUnit XML <failure> element show.
-        addsection = getattr(report.longrepr, "addsection", None)
-        if callable(addsection):
-            addsection(title, text)
-        else:
-            report.sections.append((title, text))
+        add_failure_section(report, title, text)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

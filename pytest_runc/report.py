@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_runc.bundle import Bundle
 from pytest_runc.container import ContainerFactory
@@ -26,6 +27,20 @@ class TestRecord:
 
     def used_runtime(self) -> bool:
         return bool(self.transcript.entries or self.bundles)
+
+
+def add_failure_section(report: Any, title: str, text: str) -> None:
+    """Add a titled section to a failed test's report.
+
+    A failure's longrepr takes sections into its text, which is what the
+    terminal and the JUnit XML <failure> element show; other reports keep
+    them in ``report.sections``.
+    """
+    addsection = getattr(report.longrepr, "addsection", None)
+    if callable(addsection):
+        addsection(title, text)
+    else:
+        report.sections.append((title, text))
 
 
 def failure_sections(record: TestRecord, kept: bool) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pytest_runc.report import add_failure_section
 from pytest_runc.rules import SPEC_DOCUMENTS, Rule, catalogue
 
 RULE_MARKERS = ("oci_rule", "runc_cli")
@@ -118,11 +119,7 @@ def pytest_runtest_makereport(
         rules = rules_of(item)
         if rules:
             text = "\n".join(f"{rule.describe()}\n  {rule.url}" for rule in rules)
-            addsection = getattr(report.longrepr, "addsection", None)
-            if callable(addsection):
-                addsection("OCI rule", text)
-            else:
-                report.sections.append(("OCI rule", text))
+            add_failure_section(report, "OCI rule", text)
     report.oci_rules = rule_ids(item)  # type: ignore[attr-defined]
 
 
