@@ -10,7 +10,9 @@ talk to the process through it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,6 +27,20 @@ def on_console(bundle, container, script, tmp_path):
     console = ConsoleSocket(tmp_path / "console.sock")
     made = container()
     return made, console
+
+
+@contextlib.contextmanager
+def started_on_console(bundle, container, script, tmp_path) -> Iterator[int]:
+    """Create on a console socket, take the pty master, start; the master while it lives."""
+    made, console = on_console(bundle, container, script, tmp_path)
+    with console:
+        made.create(console_socket=console.path)
+        master = console.master()
+        assert master is not None, (
+            f"no terminal master came over the console socket: {console.error}"
+        )
+        made.start()
+        yield master
 
 
 @pytest.mark.runc_cli("runc-cli.create.console-socket-receives-master")
@@ -46,14 +62,7 @@ def test_create_sends_the_terminal_master_to_the_console_socket(bundle, containe
 def test_the_process_runs_on_the_console_terminal(bundle, container, tmp_path):
     """runc create --console-socket: the process's stdin and stdout are that terminal."""
     script = "[ -t 0 ] && [ -t 1 ] && echo on-a-tty || echo not-a-tty; sleep 60"
-    made, console = on_console(bundle, container, script, tmp_path)
-    with console:
-        made.create(console_socket=console.path)
-        master = console.master()
-        assert master is not None, (
-            f"no terminal master came over the console socket: {console.error}"
-        )
-        made.start()
+    with started_on_console(bundle, container, script, tmp_path) as master:
         seen = read_until(master, "a-tty")
         assert "on-a-tty" in seen, (
             f"the process does not see its stdin/stdout as a terminal; it wrote {seen!r}"
@@ -64,14 +73,7 @@ def test_the_process_runs_on_the_console_terminal(bundle, container, tmp_path):
 def test_input_written_to_the_master_reaches_the_process(bundle, container, tmp_path):
     """runc create --console-socket: what we type on the master is the process's input."""
     script = "stty -echo; read line; echo got-$line; sleep 60"
-    made, console = on_console(bundle, container, script, tmp_path)
-    with console:
-        made.create(console_socket=console.path)
-        master = console.master()
-        assert master is not None, (
-            f"no terminal master came over the console socket: {console.error}"
-        )
-        made.start()
+    with started_on_console(bundle, container, script, tmp_path) as master:
         os.write(master, b"hello-console\n")
         seen = read_until(master, "got-hello-console")
         assert "got-hello-console" in seen, (
