@@ -18,17 +18,11 @@ from pathlib import Path
 import pytest
 
 from pytest_runc import skips
+from pytest_runc.assertions import run_output
 
 pytestmark = [pytest.mark.runc, pytest.mark.runc_root]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-
-
-def run_output(container, bundle, script: str) -> str:
-    bundle.shell(script)
-    done = container().run()
-    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    return str(done.stdout)
 
 
 def cgroup_lines(text: str) -> dict[str, str]:

@@ -6,10 +6,9 @@ runtime documents adding to /dev is declared in pytest_runc/expectations.py.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from pytest_runc.assertions import run_output
 from pytest_runc.expectations import DEFAULT_DEVICES, additions_for
 
 pytestmark = pytest.mark.runc
@@ -24,13 +23,6 @@ CONFIGURED = {
     "uid": 0,
     "gid": 0,
 }
-
-
-def run_output(container: Any, bundle: Any, script: str) -> str:
-    bundle.shell(script)
-    done = container().run()
-    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    return str(done.stdout)
 
 
 def device_rows(listing: str) -> dict[str, tuple[str, int, int, str]]:

@@ -13,18 +13,11 @@ import os
 
 import pytest
 
+from pytest_runc.assertions import run_output
 from pytest_runc.host import readlink as host_readlink
 from pytest_runc.linux import NS_FILES, decode_capabilities, status_fields
 
 pytestmark = pytest.mark.runc
-
-
-def run_output(container, bundle, script: str) -> str:
-    """Run ``sh -c script`` to completion; its stdout (and fail on a runtime error)."""
-    bundle.shell(script)
-    done = container().run()
-    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    return done.stdout
 
 
 # "mount" is left out: a runtime without its own mount namespace would mount

@@ -12,6 +12,7 @@ import os
 import pytest
 
 from pytest_runc import skips
+from pytest_runc.assertions import run_output
 
 pytestmark = pytest.mark.runc
 
@@ -40,13 +41,6 @@ def node_row(line: str) -> tuple[str, int, int, str, int, int]:
     if line[:1] in ("c", "b"):
         return (line[0], int(fields[4]), int(fields[5]), line[:10], int(fields[2]), int(fields[3]))
     return (line[0], 0, 0, line[:10], int(fields[2]), int(fields[3]))
-
-
-def run_output(container, bundle, script: str) -> str:
-    bundle.shell(script)
-    done = container().run()
-    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    return str(done.stdout)
 
 
 def needs_loop_device() -> None:

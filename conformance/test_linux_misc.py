@@ -16,15 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_runc import skips
+from pytest_runc.assertions import run_output
 
 pytestmark = pytest.mark.runc
-
-
-def run_output(container, bundle, script: str) -> str:
-    bundle.shell(script)
-    done = container().run()
-    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    return str(done.stdout)
 
 
 def runs(container, bundle) -> bool:

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from pytest_runc import skips
+from pytest_runc.assertions import run_output
 from pytest_runc.linux import NS_FILES
 
 pytestmark = pytest.mark.runc
@@ -20,13 +21,6 @@ pytestmark = pytest.mark.runc
 #: Container root is host uid 100000 (gid 200000): ids nothing on the host owns.
 UID_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 GID_MAP = [{"containerID": 0, "hostID": 200000, "size": 1000}]
-
-
-def run_output(container, bundle, script: str) -> str:
-    bundle.shell(script)
-    done = container().run()
-    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    return str(done.stdout)
 
 
 def refused(container, bundle) -> str:

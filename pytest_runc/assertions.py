@@ -106,3 +106,14 @@ def poll(read: Callable[[], T], until: Callable[[T], bool], *, timeout: float) -
         if until(value) or time.monotonic() >= deadline:
             return value
         time.sleep(0.01)
+
+
+def run_output(container: Any, bundle: Any, script: str) -> str:
+    """Run ``sh -c script`` in a new container to completion; its stdout.
+
+    Fails the check with the runtime's stderr when the container does not exit 0.
+    """
+    bundle.shell(script)
+    done = container().run()
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    return str(done.stdout)
