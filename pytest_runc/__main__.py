@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +20,20 @@ USAGE = """usage: python -m pytest_runc {check,rules,report} ...
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch to a subcommand; each parses its own options (exit 2 on bad usage)."""
+    """Dispatch to a subcommand; each parses its own options (exit 2 on bad usage).
+
+    Ctrl-C ends any subcommand with one line and status 130, not a traceback
+    (``check`` handles it itself, and SIGTERM/SIGHUP too, to clean up its trial).
+    """
+    try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("python -m pytest_runc: interrupted\n")
+        return 128 + signal.SIGINT
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    """Run the subcommand ``argv`` names."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else ""
     if command == "rules":

@@ -38,8 +38,14 @@ class Privilege:
         if self.sudo:
             return "through sudo -n"
         if self.rootless:
-            return f"rootless (uid {os.geteuid()}, user namespaces)"
+            return f"rootless (uid {effective_uid()}, user namespaces)"
         return "not root, no passwordless sudo"
+
+
+def effective_uid() -> int:
+    """Our effective uid; one name, so that tests can pretend to be another user
+    here without changing ``os.geteuid`` for every module."""
+    return os.geteuid()
 
 
 def user_namespaces_available() -> bool:
@@ -59,7 +65,7 @@ def user_namespaces_available() -> bool:
 def probe_privilege(rootless: bool = False) -> Privilege:
     """Root, else passwordless sudo, else rootless if asked and possible, else a
     skip reason naming the ways to get there."""
-    if os.geteuid() == 0:
+    if effective_uid() == 0:
         return Privilege(True, False, None)
     if shutil.which("sudo"):
         try:
@@ -77,11 +83,11 @@ def probe_privilege(rootless: bool = False) -> Privilege:
         return Privilege(
             False,
             False,
-            f"not root (uid {os.geteuid()}) and --runc-rootless needs unprivileged user"
+            f"not root (uid {effective_uid()}) and --runc-rootless needs unprivileged user"
             f" namespaces, which this host does not allow: {ROOT_FIX}",
         )
     hint = " (or pass --runc-rootless: user namespaces are available here)" if userns else ""
-    return Privilege(False, False, f"not root (uid {os.geteuid()}): {ROOT_FIX}{hint}")
+    return Privilege(False, False, f"not root (uid {effective_uid()}): {ROOT_FIX}{hint}")
 
 
 def resolve_binary(name: str) -> tuple[str | None, str | None]:

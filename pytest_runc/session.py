@@ -39,6 +39,7 @@ from pytest_runc.features import NO_FEATURES, Features, FeaturesError
 from pytest_runc.host import HostAccessError
 from pytest_runc.options import Settings
 from pytest_runc.rootfs import RootfsSource
+from pytest_runc.runcgroups import remove_cgroups
 from pytest_runc.runtime import Runtime
 from pytest_runc.transcript import Completed, Transcript
 from pytest_runc.workdir import (
@@ -47,7 +48,6 @@ from pytest_runc.workdir import (
     base_dir,
     container_ids,
     new_token,
-    remove_empty_cgroups,
     sweep,
 )
 
@@ -257,11 +257,12 @@ class RuncSession:
         bundle = self.make_bundle(test_dir / "bundle")
         bundle.command("true").write()
         runtime = self.runtime()
-        prefix = run_prefix(self.token)
+        prefix = f"{run_prefix(self.token)}smoke"
+        self.workdir().record(prefix)
         made: list[str] = []
         try:
             for step in ("run", "create"):
-                container_id = f"{prefix}smoke-{step}"
+                container_id = f"{prefix}-{step}"
                 made.append(container_id)
                 try:
                     if step == "run":
@@ -331,8 +332,11 @@ class RuncSession:
         )
 
     def id_prefix(self) -> str:
-        """A fresh container id prefix for one test: ``prt-<token>-<n>``."""
-        return f"{run_prefix(self.token)}{next(self._numbers)}"
+        """A fresh container id prefix for one test: ``prt-<token>-<n>``, recorded
+        in our directory first, so that its cgroups are known to be ours."""
+        prefix = f"{run_prefix(self.token)}{next(self._numbers)}"
+        self.workdir().record(prefix)
+        return prefix
 
     def new_test_dir(self, name: str) -> Path:
         """A fresh directory for one test's bundles."""
@@ -398,7 +402,14 @@ class RuncSession:
         if workdir is None:
             return
         left = self._delete_containers()
-        remove_empty_cgroups(self.token, sudo=self.privilege.sudo, spare=frozenset(self._kept_ids))
+        # Once every container is deleted, what is left in our recorded cgroups
+        # is ours (a runc init whose create was interrupted), except kept ones.
+        remove_cgroups(
+            workdir.recorded(),
+            sudo=self.privilege.sudo,
+            kill=left == [],
+            spare=frozenset(self._kept_ids),
+        )
         if left is None or left:
             runtime = self._cleanup_runtime()
             if left is None:

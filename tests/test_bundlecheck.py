@@ -63,6 +63,19 @@ def codes(report, severity=None):
     return {f.code for f in report.findings if severity is None or f.severity == severity}
 
 
+#: Fixtures runc cannot decode: no trial (runc only gets configs the check wrote).
+UNDECODABLE = {"uid-as-string"}
+
+
+def runc_refuses_as_written(runtime, path: Path, name: str) -> str:
+    """runc's own refusal of a test's (trusted) bundle as written: its stderr."""
+    container_id = f"prt-direct-{name}"[:60]
+    done = runtime.run(container_id, path, detach=True, check=False)
+    runtime.delete(container_id, force=True, check=False)
+    assert done.returncode != 0, f"runc ran {name} as written"
+    return done.stderr
+
+
 def test_every_fixture_config_has_a_case():
     assert {p.stem for p in FIXTURES.glob("*.json")} == set(CONFIG_CASES)
 
@@ -87,6 +100,12 @@ def test_runc_agrees_with_the_static_verdict(bundle_factory, runtime, name):
     before = fingerprint(path)
     static = check_bundle(path)
     report = check_bundle(path, runtime_binary=runtime.binary)
+    if name in UNDECODABLE:
+        # No trial: runc refuses it at load, which runc itself confirms here.
+        assert report.runc_ran_it is None and "trial-skipped-undecodable" in codes(report)
+        assert "cannot unmarshal" in runc_refuses_as_written(runtime, path, name)
+        assert report.compatible is False and fingerprint(path) == before
+        return
     assert report.runc_ran_it is not None, "no dynamic check ran"
     assert report.trial_rootfs == "overlay", report.render()
     assert report.runc_ran_it is static.compatible, report.render() + "\n" + static.render()
@@ -178,7 +197,7 @@ def test_symlink_loops_give_a_finding_not_a_hang(bundle_factory):
     [
         (b'{\n  "ociVersion": "1.0.2",\n  "process": {\n', "config-invalid-json"),
         (b"\x7fELF\x02\x01\x01\x00" + bytes(200), "config-binary"),
-        (b" " * (5 * 1024 * 1024) + b"{}", "config-too-large"),
+        (b" " * (5 * 1024 * 1024) + b"[]", "config-not-object"),
         (b"[1, 2, 3]", "config-not-object"),
         (b"\xff\xfe{}", "config-not-utf8"),
     ],
@@ -189,6 +208,15 @@ def test_bad_config_json_is_a_finding(bundle_factory, content, code):
     report = check_bundle(made.path)
     assert code in codes(report, ERROR), report.render()
     assert not report.compatible
+
+
+def test_config_past_the_checks_read_bound_is_a_finding(bundle_factory):
+    made = bundle_factory("huge", rootfs=False)
+    with open(made.config_path, "wb") as f:
+        f.truncate(65 * 1024 * 1024)  # sparse: costs no disk
+    report = check_bundle(made.path)
+    assert "config-too-large" in codes(report, ERROR), report.render()
+    assert "runc itself has no limit" in report.render()
 
 
 def test_invalid_json_names_line_and_column(bundle_factory):
@@ -209,10 +237,10 @@ def test_unreadable_config_json(bundle_factory, monkeypatch):
     made = bundle_factory("unreadable", rootfs=False)
     made.command("true").write()
 
-    def denied(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(fd):
+        raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr("pytest_runc.bundlecheck.loader._read_bounded", denied)
     report = check_bundle(made.path)
     assert "config-unreadable" in codes(report, ERROR)
     assert "Permission denied" in report.render()

@@ -116,9 +116,18 @@ def test_static_verdict_follows_go(bundle_factory, name):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_runc_agrees(bundle_factory, runtime, name):
     data, runs, _ = CASES[name]
-    report = check_bundle(write(bundle_factory, name, data), runtime_binary=runtime.binary)
-    assert report.runc_ran_it is runs, report.render()
+    path = write(bundle_factory, name, data)
+    report = check_bundle(path, runtime_binary=runtime.binary)
     assert report.compatible is runs, report.render()
+    if "trial-skipped-undecodable" in codes(report):
+        # runc only gets configs the check decoded and wrote: no trial for one it
+        # cannot decode. runc itself refuses these bytes (a trusted test bundle).
+        assert not runs and report.runc_ran_it is None
+        done = runtime.run(f"prt-gojson-{name}"[:60], path, detach=True, check=False)
+        runtime.delete(f"prt-gojson-{name}"[:60], force=True, check=False)
+        assert done.returncode != 0, done.stderr
+        return
+    assert report.runc_ran_it is runs, report.render()
 
 
 def test_repeated_keys_merge_as_in_go():

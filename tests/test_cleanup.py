@@ -181,14 +181,16 @@ def test_sigterm_while_a_container_is_being_created_leaves_no_cgroup(pytester, b
 
 def test_an_empty_cgroup_whose_container_state_is_gone_goes_at_the_end(pytester, base):
     """A container killed half-made (its state never written) leaves an empty
-    cgroup that `delete` cannot find: the run removes its own empty cgroups."""
+    cgroup that `delete` cannot find: the run removes the cgroups of the id
+    prefixes it recorded."""
     pytester.makepyfile("""
         from pathlib import Path
         def test_half_made(runc_session):
-            for controller in ("pids", "memory", "unified"):
+            prefix = runc_session.id_prefix()  # recorded, as a container fixture's is
+            for controller in ("pids", "memory", "unified", "."):
                 root = Path("/sys/fs/cgroup") / controller
-                if root.is_dir():
-                    (root / f"prt-{runc_session.token}-99-1").mkdir()
+                if (root / "cgroup.procs").exists():
+                    (root / f"{prefix}-1").mkdir()
     """)
     result = pytester.runpytest_subprocess(*inner_args())
     result.assert_outcomes(passed=1)

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from pytest_runc.runcgroups import remove_cgroups
 from pytest_runc.workdir import (
     KEEP_FILE,
+    RECORD_FILE,
     WorkDir,
     base_dir,
     is_locked,
-    remove_empty_cgroups,
     sweep,
 )
 from tests.helpers import write_script
@@ -48,11 +49,19 @@ exit 0
 
 
 def leftover(
-    base: Path, token: str, containers=("c1",), *, owner: dict | None = None, state=True
+    base: Path,
+    token: str,
+    containers=("c1",),
+    *,
+    owner: dict | None = None,
+    state=True,
+    recorded=(),
 ) -> Path:
     """A directory as a SIGKILLed run leaves it: no process holds its lock."""
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = base / f"s-{token}"
     path.mkdir(parents=True)
+    (path / RECORD_FILE).write_text("".join(f"{p}\n" for p in recorded))
     if state:
         (path / "state").mkdir()
     for container_id in containers:
@@ -170,7 +179,7 @@ class TestSweeper:
         # /dev/shm and the temp dir are where other runs' bases usually are:
         # with PYTEST_RUNC_TMPDIR set, a run must not look there at all.
         shm, temp = tmp_path / "shm", tmp_path / "temp"
-        monkeypatch.setattr("pytest_runc.workdir.SHM", shm)
+        monkeypatch.setattr("pytest_runc.basedir.SHM", shm)
         monkeypatch.setattr("tempfile.tempdir", str(temp))
         monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path / "mine"))
         ours = leftover(base_dir(), "dead0007", ())
@@ -190,56 +199,83 @@ def fake_cgroups(root: Path, names: list[str]) -> None:
 
 
 class TestCgroups:
-    def test_only_empty_cgroups_of_the_token_go_deepest_first(self, tmp_path):
+    def test_only_empty_cgroups_of_recorded_prefixes_go_deepest_first(self, tmp_path):
         root = tmp_path / "cgroup"
         fake_cgroups(
             root,
-            [f"prt-{TOKEN}-1-1", f"prt-{TOKEN}-2-1/nested", "prt-ffffffff-1-1", "user.slice"],
+            [
+                f"prt-{TOKEN}-1-1",
+                f"prt-{TOKEN}-2-1/nested",
+                f"prt-{TOKEN}-9-1",  # same token, never recorded: a bystander's
+                f"prt-{TOKEN}-10-1",  # starts like prt-<token>-1 but is not ours
+                "prt-ffffffff-1-1",
+                "user.slice",
+            ],
         )
         (root / "pids" / f"prt-{TOKEN}-3-1").mkdir()
         (root / "pids" / f"prt-{TOKEN}-3-1" / "cgroup.procs").write_text("42")  # busy
         (root / f"prt-{TOKEN}-4-1").mkdir()  # v2: at the top of the tree
 
-        removed = remove_empty_cgroups(TOKEN, root=root)
+        prefixes = [f"prt-{TOKEN}-{n}" for n in (1, 2, 3, 4)]
+        removed = remove_cgroups(prefixes, root=root)
 
         left = sorted(str(p.relative_to(root)) for p in root.glob("*/*")) + sorted(
             p.name for p in root.glob("prt-*")
         )
-        assert left == [
-            "memory/prt-ffffffff-1-1",
-            "memory/user.slice",
-            f"pids/prt-{TOKEN}-3-1",
-            "pids/prt-ffffffff-1-1",
-            "pids/user.slice",
-            "unified/prt-ffffffff-1-1",
-            "unified/user.slice",
+        bystanders = [
+            f"{c}/{n}"
+            for c in ("memory", "pids", "unified")
+            for n in (f"prt-{TOKEN}-10-1", f"prt-{TOKEN}-9-1", "prt-ffffffff-1-1", "user.slice")
         ]
+        assert left == sorted([*bystanders, f"pids/prt-{TOKEN}-3-1"])
         assert f"{root}/pids/prt-{TOKEN}-2-1/nested" in removed
+        assert f"{root}/pids/prt-{TOKEN}-3-1" not in removed, "a busy cgroup reported removed"
 
     def test_kept_containers_cgroups_are_spared(self, tmp_path):
         root = tmp_path / "cgroup"
         fake_cgroups(root, [f"prt-{TOKEN}-1-1", f"prt-{TOKEN}-2-1"])
-        remove_empty_cgroups(TOKEN, root=root, spare=frozenset({f"prt-{TOKEN}-1-1"}))
+        prefixes = [f"prt-{TOKEN}-1", f"prt-{TOKEN}-2"]
+        remove_cgroups(prefixes, root=root, spare=frozenset({f"prt-{TOKEN}-1-1"}))
         assert sorted(p.name for p in root.glob("*/*")) == [f"prt-{TOKEN}-1-1"] * 3
 
-    def test_a_token_that_is_not_ours_matches_nothing(self, tmp_path):
+    def test_a_run_records_only_its_own_prefixes(self, tmp_path):
+        made = WorkDir.create(tmp_path, TOKEN)
+        try:
+            made.record(f"prt-{TOKEN}-1")
+            for bad in ("prt-*", "", "prt-ffffffff-1", "../x", f"prt-{TOKEN}-1/../.."):
+                with pytest.raises(ValueError):
+                    made.record(bad)
+            assert made.recorded() == [f"prt-{TOKEN}-1"]
+        finally:
+            made.remove()
+
+    def test_nothing_recorded_matches_nothing(self, tmp_path):
         root = tmp_path / "cgroup"
-        fake_cgroups(root, ["prt-*"])
-        assert remove_empty_cgroups("*", root=root) == []
-        assert remove_empty_cgroups("", root=root) == []
+        fake_cgroups(root, [f"prt-{TOKEN}-1-1"])
+        assert remove_cgroups([], root=root) == []
+        assert len(list(root.glob("*/*"))) == 3
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="environment: needs root")
 
 
+def a_hierarchy() -> Path:
+    """Where a top-level cgroup can be made here: the v2 tree itself, or a v1 controller."""
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():
+        return root
+    found = [p for p in sorted(root.glob("*/")) if (p / "cgroup.procs").exists()]
+    if not found:
+        pytest.skip("host: no cgroup filesystem")
+    return found[0]
+
+
 @needs_root
 def test_the_sweeper_removes_a_dead_runs_real_cgroups_not_a_live_ones(tmp_path):
-    cgroups = [p for p in Path("/sys/fs/cgroup").glob("*/") if (p / "cgroup.procs").exists()]
-    if not cgroups:
-        pytest.skip("host: no cgroup filesystem")
-    controller = cgroups[0]
-    dead = leftover(tmp_path / "base", "dead0009", ())
+    controller = a_hierarchy()
+    dead = leftover(tmp_path / "base", "dead0009", (), recorded=["prt-dead0009-1"])
     live = WorkDir.create(tmp_path / "base", "a11ve009")
+    live.record("prt-a11ve009-1")
     made = [controller / "prt-dead0009-1-1", controller / "prt-a11ve009-1-1"]
     try:
         for path in made:
@@ -291,5 +327,38 @@ def test_a_live_run_in_another_pid_namespace_survives_a_sweep(tmp_path):
     deadline = time.monotonic() + 10
     while is_locked(live) and time.monotonic() < deadline:
         time.sleep(0.05)
-    sweep(str(fake), base=base)
-    assert not live.exists()
+    result = sweep(str(fake), base=base)
+    assert not live.exists(), result
+
+
+@needs_root
+def test_the_sweeper_kills_a_dead_runs_orphans_only_in_its_recorded_cgroups(tmp_path):
+    """A runc init whose create was killed has no state: only its cgroup finds it.
+    A bystander's cgroup that shares the token but was never recorded is spared."""
+    controller = a_hierarchy()
+    dead = leftover(tmp_path / "base", "dead000a", (), recorded=["prt-dead000a-1"])
+    ours, bystander = controller / "prt-dead000a-1-1", controller / "prt-dead000a-7-1"
+    sleepers = []
+    try:
+        for cgroup in (ours, bystander):
+            cgroup.mkdir()
+            sleeper = subprocess.Popen(["sleep", "60"])
+            (cgroup / "cgroup.procs").write_text(str(sleeper.pid))
+            sleepers.append(sleeper)
+        result = sweep(None, base=tmp_path / "base")
+        assert sleepers[0].wait(timeout=10) == -9, "the orphan in a recorded cgroup lives on"
+        assert not ours.exists() and f"cgroup {ours}" in result.removed
+        assert not dead.exists()
+        assert sleepers[1].poll() is None, "a process in a bystander's cgroup was killed"
+        assert bystander.exists() and f"cgroup {bystander}" not in result.removed
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+        for cgroup in (ours, bystander):
+            deadline = time.monotonic() + 5
+            while cgroup.exists() and time.monotonic() < deadline:
+                try:
+                    cgroup.rmdir()
+                except OSError:
+                    time.sleep(0.05)

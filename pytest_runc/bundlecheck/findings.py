@@ -36,6 +36,8 @@ class BundleReport:
     runc_message: str = ""
     #: How the trial run got its rootfs: "overlay", "copy", "config only" ("" = no trial).
     trial_rootfs: str = ""
+    #: The trial ran out of time: runc gave no answer (``runc_ran_it`` is None).
+    runc_timed_out: bool = False
 
     @property
     def compatible(self) -> bool:
@@ -53,20 +55,23 @@ class BundleReport:
             "compatible": self.compatible,
             "findings": [f.as_json() for f in self.findings],
             "dynamic": None
-            if self.runc_ran_it is None
+            if self.runc_ran_it is None and not self.runc_timed_out
             else {
                 "ran": self.runc_ran_it,
                 "message": self.runc_message,
                 "rootfs": self.trial_rootfs,
+                "timed_out": self.runc_timed_out,
             },
         }
 
     def render(self) -> str:
         verdict = "runc-compatible" if self.compatible else "NOT runc-compatible"
         lines = [f"{self.bundle}: {verdict}"]
-        if self.runc_ran_it is not None:
+        on = f" (rootfs: {self.trial_rootfs})" if self.trial_rootfs else ""
+        if self.runc_timed_out:
+            lines.append(f"  dynamic check{on}: runc gave no answer (timed out)")
+        elif self.runc_ran_it is not None:
             how = "runc ran it" if self.runc_ran_it else f"runc refused it: {self.runc_message}"
-            on = f" (rootfs: {self.trial_rootfs})" if self.trial_rootfs else ""
             lines.append(f"  dynamic check{on}: {how}")
         for finding in self.findings:
             lines.append(

@@ -13,7 +13,12 @@ an RFC 6902 JSON patch operation:
   ``busybox --install -s`` trap) made relative when their target can be found
   inside the rootfs.
 
-The rootfs is copied with the bounded copy of :mod:`.trialfs`.
+The rootfs is copied with the bounded copy of :mod:`.trialfs`; every file it
+does not copy (a FIFO, socket or device, a directory on another filesystem)
+is listed. The copy is made in a temporary directory beside OUT_DIR and
+renamed into place only when complete: a fix that fails leaves no partial
+output. A rootfs outside the bundle is a host directory, copied only with
+``allow_host_mounts``.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_runc.bundle import RUNC_SPEC_DEFAULT
+from pytest_runc.bundlecheck.gojson import deep_copy, dump_raw
 from pytest_runc.bundlecheck.loader import load_config
 from pytest_runc.bundlecheck.static import dangling_absolute_links, rootfs_of
 from pytest_runc.bundlecheck.trialfs import CopyCapped, bounded_copy
@@ -43,11 +51,16 @@ class FixResult:
     out: Path
     patch: list[dict[str, Any]] = field(default_factory=list)
     relinked: list[str] = field(default_factory=list)
+    #: Rootfs entries not copied, one line each (path and why).
+    skipped: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [f"wrote a corrected copy to {self.out}"]
         if not self.patch and not self.relinked:
             lines.append("  nothing to change")
+        if self.skipped:
+            lines.append(f"  rootfs: {len(self.skipped)} entr(y/ies) NOT copied:")
+            lines += [f"    {entry}" for entry in self.skipped]
         if self.patch:
             lines.append("  config.json changes (JSON patch):")
             lines += [f"    {json.dumps(op)}" for op in self.patch]
@@ -61,7 +74,7 @@ class FixResult:
 
 def fix_config(config: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The corrected config and the JSON patch that makes it from ``config``."""
-    fixed = copy.deepcopy(config)
+    fixed = deep_copy(config)
     patch: list[dict[str, Any]] = []
     if "ociVersion" not in fixed:
         fixed["ociVersion"] = OCI_VERSION
@@ -117,8 +130,9 @@ def _relink(source_rootfs: Path, rootfs: Path) -> list[str]:
     return changed
 
 
-def fix_bundle(bundle: Path, out: Path) -> FixResult:
-    """Write the corrected copy of ``bundle`` to ``out`` (new or empty); FixError if not possible."""
+def fix_bundle(bundle: Path, out: Path, *, allow_host_mounts: bool = False) -> FixResult:
+    """Write the corrected copy of ``bundle`` to ``out`` (new or empty); FixError if not
+    possible, and then ``out`` is as it was."""
     bundle, out = bundle.absolute(), out.absolute()
     real_bundle, real_out = os.path.realpath(bundle), os.path.realpath(out)
     if real_out == real_bundle or real_out.startswith(real_bundle + "/"):
@@ -126,10 +140,10 @@ def fix_bundle(bundle: Path, out: Path) -> FixResult:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FixError(f"{out} exists and is not an empty directory")
     loaded = load_config(bundle)
-    if loaded.config is None or loaded.decoded is None or loaded.decoded.errors:
+    if not loaded.decodable or loaded.config is None:
         reasons = "; ".join(f.message for f in loaded.findings if f.severity == "error")
         raise FixError(f"runc cannot read config.json, so it cannot be fixed: {reasons}")
-    rootfs, problems = rootfs_of(bundle, loaded.config)
+    rootfs, problems = rootfs_of(bundle, loaded.config, allow_host_mounts=allow_host_mounts)
     if rootfs is None:
         raise FixError(f"no usable rootfs to copy: {problems[0].message}")
     fixed, patch = fix_config(loaded.config)
@@ -138,13 +152,31 @@ def fix_bundle(bundle: Path, out: Path) -> FixResult:
     if target.is_absolute() or ".." in target.parts:
         fixed["root"]["path"] = "rootfs"
         patch.append({"op": "replace", "path": "/root/path", "value": "rootfs"})
-    out.mkdir(parents=True, exist_ok=True)
-    out_rootfs = out / fixed["root"]["path"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the bundle is for runc to read
+    try:
+        result = _write_copy(rootfs, fixed, staging)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result.out, result.patch = out, patch
+    return result
+
+
+def _write_copy(rootfs: Path, fixed: dict[str, Any], staging: Path) -> FixResult:
+    """The corrected bundle in ``staging``: the rootfs copy, then config.json."""
+    out_rootfs = staging / fixed["root"]["path"]
     out_rootfs.parent.mkdir(parents=True, exist_ok=True)
     try:
-        bounded_copy(rootfs, out_rootfs)
+        copied = bounded_copy(rootfs, out_rootfs)
     except CopyCapped as exc:
         raise FixError(f"the rootfs is too large for the bounded copy ({exc})") from None
-    result = FixResult(out, patch, _relink(rootfs, out_rootfs))
-    (out / "config.json").write_text(json.dumps(fixed, indent=2) + "\n")
+    except OSError as exc:
+        raise FixError(f"cannot copy the rootfs: {exc}") from None
+    result = FixResult(staging, relinked=_relink(rootfs, out_rootfs), skipped=copied.skipped)
+    (staging / "config.json").write_text(dump_raw(fixed, indent=2) + "\n")
     return result

@@ -35,6 +35,13 @@ runc 1.1.5 measured here), each checked against runc in
    type is skipped, decoding goes on, and the first such error is the
    result; runc refuses the bundle with it.
 
+9. **At most 10000 levels deep.** Go's scanner refuses a value nested
+   deeper (``exceeded max depth``), wherever it is, even under an unknown key.
+
+Parsing and every walk over parsed values here are iterative (explicit
+stacks, no recursion): a value nested 10000 deep costs a list, not the
+Python stack, and its text is cut off as soon as a message has enough.
+
 :func:`decode_config` returns the decoded config as Python data (only the
 fields that were set, under their canonical names), every type error with
 runc's own words, and notes on what runc silently ignores (trailing data,
@@ -44,8 +51,10 @@ unknown keys, keys matched by case folding, repeated keys).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from pytest_runc.bundlecheck.spectypes import (
     SPEC,
@@ -63,6 +72,19 @@ from pytest_runc.bundlecheck.spectypes import (
 
 GO_WHITESPACE = " \t\r\n"
 UTF8_BOM = b"\xef\xbb\xbf"
+#: encoding/json's scanner refuses a value nested deeper than this
+#: (``maxNestingDepth``; runc 1.1.5 measured: 10000 levels run, 10001 are
+#: refused with "invalid character '{' exceeded max depth").
+MAX_NESTING_DEPTH = 10_000
+#: The check's own bound on how many JSON values it holds in memory (runc has
+#: none): about 60 bytes each, so at most ~250 MB for the worst-shaped file.
+MAX_VALUES = 4_000_000
+
+_WS = re.compile(r"[ \t\r\n]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+#: The C string scanner of the json module (not in its type stubs): fast, iterative.
+_SCANSTRING: Any = getattr(json.decoder, "scanstring")  # noqa: B009
+_LITERALS = {"t": ("true", True), "f": ("false", False), "n": ("null", None)}
 
 
 class Number(str):
@@ -83,29 +105,162 @@ Raw = Union[None, bool, str, Number, Obj, list]  # type: ignore[type-arg]
 class SyntaxProblem(Exception):
     """The first JSON value is not valid JSON (runc: a Go syntax error)."""
 
-    def __init__(self, message: str, line: int, column: int) -> None:
+    def __init__(self, message: str, line: int, column: int, code: str = "") -> None:
         super().__init__(message)
         self.line = line
         self.column = column
+        #: "" for a plain syntax error; "too-deep" or "too-many-values" for a limit.
+        self.code = code
 
 
-def _no_constant(name: str) -> Any:
-    # Python accepts NaN and Infinity; JSON (and Go) do not.
-    raise ValueError(f"{name} is not JSON")
+def _quote_char(char: str) -> str:
+    """A character as Go's scanner quotes it in an error: 'x', '\\n', '\\''."""
+    if "\udc80" <= char <= "\udcff":
+        char = chr(ord(char) - 0xDC00)  # a byte that is not UTF-8: Go quotes it as that rune
+    if char == "'":
+        return "'\\''"
+    if char == '"':
+        return "'\"'"
+    return "'" + json.dumps(char, ensure_ascii=False)[1:-1] + "'"
 
 
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=Obj,
-    parse_int=Number,
-    parse_float=Number,
-    parse_constant=_no_constant,
-)
+class _Parser:
+    """One JSON value read iteratively, as Go's scanner reads it (no recursion:
+    a 10000-deep value costs a list of 10000 frames, not a Python stack)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.values = 0
+
+    def fail(self, pos: int, message: str, code: str = "") -> SyntaxProblem:
+        line = self.text.count("\n", 0, pos) + 1
+        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return SyntaxProblem(message, line, column, code)
+
+    def unexpected(self, pos: int, context: str) -> SyntaxProblem:
+        if pos >= len(self.text):
+            # Go's Decoder: the input ended inside the value.
+            return self.fail(pos, "unexpected EOF (the file ends inside the JSON value)")
+        return self.fail(pos, f"invalid character {_quote_char(self.text[pos])} {context}")
+
+    def skip(self, pos: int) -> int:
+        match = _WS.match(self.text, pos)
+        return match.end() if match else pos
+
+    def count(self, pos: int) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.fail(
+                pos,
+                f"more than {MAX_VALUES} JSON values: past the check's memory bound",
+                "too-many-values",
+            )
+
+    def string(self, pos: int) -> tuple[str, int]:
+        """The string starting at the quote at ``pos``, and the position after it."""
+        try:
+            value, end = _SCANSTRING(self.text, pos + 1, True)
+        except json.JSONDecodeError as exc:
+            if exc.pos >= len(self.text) or exc.msg.startswith("Unterminated"):
+                raise self.unexpected(len(self.text), "") from None
+            # Python points at the backslash of a bad escape, Go at the character after it.
+            at = exc.pos + 1 if "escape" in exc.msg else exc.pos
+            if at >= len(self.text):
+                raise self.unexpected(at, "") from None
+            where = "in string escape code" if "escape" in exc.msg else "in string literal"
+            raise self.fail(at, f"invalid character {_quote_char(self.text[at])} {where}") from None
+        return _replace_surrogates(value), end
+
+    def scalar(self, pos: int) -> tuple[Any, int]:
+        """A string, number or literal at ``pos`` (``pos`` is not whitespace)."""
+        char = self.text[pos] if pos < len(self.text) else ""
+        if char == '"':
+            return self.string(pos)
+        if char in _LITERALS:
+            word, value = _LITERALS[char]
+            if self.text.startswith(word, pos):
+                return value, pos + len(word)
+            for index, expected in enumerate(word):
+                here = pos + index
+                if here >= len(self.text) or self.text[here] != expected:
+                    raise self.unexpected(
+                        here, f"in literal {word} (expecting {_quote_char(expected)})"
+                    )
+        match = _NUMBER.match(self.text, pos)
+        if match and char and char in "-0123456789":
+            return Number(match.group()), match.end()
+        if char == "-":
+            raise self.unexpected(pos + 1, "in numeric literal")
+        raise self.unexpected(pos, "looking for beginning of value")
+
+    def value(self, pos: int) -> tuple[Any, int]:
+        """The value starting at ``pos`` (after whitespace) and the position after it."""
+        # Each frame: [container, key of the pending member or None].
+        stack: list[list[Any]] = []
+        while True:
+            pos = self.skip(pos)
+            char = self.text[pos] if pos < len(self.text) else ""
+            self.count(pos)
+            if char and char in "{[":
+                if len(stack) + 1 > MAX_NESTING_DEPTH:
+                    raise self.fail(
+                        pos, f"invalid character {_quote_char(char)} exceeded max depth", "too-deep"
+                    )
+                container: Any = Obj() if char == "{" else []
+                pos = self.skip(pos + 1)
+                closing = "}" if char == "{" else "]"
+                if self.text.startswith(closing, pos):
+                    value: Any = container
+                    pos += 1
+                else:
+                    stack.append([container, None])
+                    if char == "{":
+                        pos = self.key(stack[-1], pos)
+                    continue
+            else:
+                value, pos = self.scalar(pos)
+            # A value is complete: attach it to its container, then close what ends here.
+            while True:
+                if not stack:
+                    return value, pos
+                frame = stack[-1]
+                if isinstance(frame[0], Obj):
+                    frame[0].append((frame[1], value))
+                    context = "after object key:value pair"
+                else:
+                    frame[0].append(value)
+                    context = "after array element"
+                pos = self.skip(pos)
+                char = self.text[pos] if pos < len(self.text) else ""
+                if char == ",":
+                    pos += 1
+                    if isinstance(frame[0], Obj):
+                        pos = self.key(frame, pos)
+                    break
+                if char == ("}" if isinstance(frame[0], Obj) else "]"):
+                    value = stack.pop()[0]
+                    pos += 1
+                    continue
+                raise self.unexpected(pos, context)
+
+    def key(self, frame: list[Any], pos: int) -> int:
+        """Read ``"key":`` into ``frame``; the position of the member's value."""
+        pos = self.skip(pos)
+        if not self.text.startswith('"', pos):
+            raise self.unexpected(pos, "looking for beginning of object key string")
+        frame[1], pos = self.string(pos)
+        pos = self.skip(pos)
+        if not self.text.startswith(":", pos):
+            raise self.unexpected(pos, "after object key")
+        return pos + 1
 
 
 def parse_first_value(data: bytes) -> tuple[Raw, bytes]:
     """The first JSON value of ``data`` (as written) and the bytes after it.
 
-    Raises SyntaxProblem as Go's decoder would refuse it (rules 1-3).
+    Raises SyntaxProblem as Go's decoder would refuse it (rules 1-3, and
+    Go's nesting limit), or when the check's own memory bound is passed.
+    Iterative: no input makes it recurse.
     """
     if data.startswith(UTF8_BOM):
         raise SyntaxProblem(
@@ -118,47 +273,41 @@ def parse_first_value(data: bytes) -> tuple[Raw, bytes]:
     start = len(text) - len(text.lstrip(GO_WHITESPACE))
     if start == len(text):
         raise SyntaxProblem("the file holds no JSON value (runc: EOF)", 1, 1)
-    try:
-        value, end = _DECODER.raw_decode(text, start)
-    except json.JSONDecodeError as exc:
-        raise SyntaxProblem(exc.msg, exc.lineno, exc.colno) from None
-    except ValueError as exc:  # NaN / Infinity
-        line = text.count("\n", 0, start) + 1
-        raise SyntaxProblem(str(exc), line, 1) from None
-    except RecursionError:
-        raise SyntaxProblem("JSON nested too deeply", 1, 1) from None
+    value, end = _Parser(text).value(start)
     rest = text[end:].encode("utf-8", errors="surrogateescape")
-    return _clean_strings(value), rest
-
-
-def _clean_strings(value: Any) -> Any:
-    """Invalid UTF-8 in strings reads as U+FFFD, as in Go (rule 3)."""
-    if isinstance(value, Number):
-        return value
-    if isinstance(value, str):
-        return _replace_surrogates(value)
-    if isinstance(value, Obj):
-        return Obj((_clean_strings(k), _clean_strings(v)) for k, v in value)
-    if isinstance(value, list):
-        return [_clean_strings(v) for v in value]
-    return value
+    return value, rest
 
 
 def _replace_surrogates(value: str) -> str:
+    """Invalid UTF-8 (and lone surrogate escapes) read as U+FFFD, as in Go (rule 3)."""
+    if not any("\ud800" <= c <= "\udfff" for c in value):
+        return value
     return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
 
 
 def json_text(value: Any, limit: int = 80) -> str:
-    """``value`` as the user wrote it in JSON (numbers keep their literal), shortened."""
-    text = dump_raw(value)
+    """``value`` as the user wrote it in JSON (numbers keep their literal), shortened.
+
+    Stops serialising at ``limit``: a 10000-deep value costs no more than a short one.
+    """
+    out: list[str] = []
+    size = 0
+    for chunk in _chunks(value, None):
+        out.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    text = "".join(out)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def dump_raw(value: Any, indent: int | None = None, _level: int = 0) -> str:
-    """Serialise a parsed value back to JSON, keeping number literals and repeated keys."""
-    pad = "" if indent is None else "\n" + " " * (indent * (_level + 1))
-    end = "" if indent is None else "\n" + " " * (indent * _level)
-    sep = ", " if indent is None else ","
+def dump_raw(value: Any, indent: int | None = None) -> str:
+    """Serialise a parsed or decoded value to JSON, keeping number literals and repeated
+    keys (an Obj), iteratively."""
+    return "".join(_chunks(value, indent))
+
+
+def _scalar_text(value: Any) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -167,39 +316,117 @@ def dump_raw(value: Any, indent: int | None = None, _level: int = 0) -> str:
         return "false"
     if isinstance(value, Number):
         return str(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, str)):
         return json.dumps(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (Obj, dict)):
-        pairs = value if isinstance(value, Obj) else list(value.items())
-        if not pairs:
-            return "{}"
-        inner = sep.join(
-            f"{pad}{json.dumps(k)}: {dump_raw(v, indent, _level + 1)}" for k, v in pairs
-        )
-        return "{" + inner + end + "}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        inner = sep.join(f"{pad}{dump_raw(v, indent, _level + 1)}" for v in value)
-        return "[" + inner + end + "]"
     return json.dumps(str(value))
 
 
+def _chunks(value: Any, indent: int | None) -> Iterator[str]:
+    """The JSON text of ``value`` in pieces, from an explicit stack (no recursion)."""
+    sep = ", " if indent is None else ","
+    # Each frame: (iterator over the container's members, is an object, level).
+    stack: list[tuple[Iterator[Any], bool, int]] = []
+    first = True
+    pending: Any = value
+    have_pending = True
+    while True:
+        if have_pending:
+            have_pending = False
+            if isinstance(pending, (Obj, dict)):
+                pairs = pending if isinstance(pending, Obj) else list(pending.items())
+                if not pairs:
+                    yield "{}"
+                else:
+                    yield "{"
+                    stack.append((iter(pairs), True, len(stack) + 1))
+                    first = True
+            elif isinstance(pending, list):
+                if not pending:
+                    yield "[]"
+                else:
+                    yield "["
+                    stack.append((iter(pending), False, len(stack) + 1))
+                    first = True
+            else:
+                yield _scalar_text(pending)
+        if not stack:
+            return
+        members, is_object, level = stack[-1]
+        member = next(members, _END)
+        pad = "" if indent is None else "\n" + " " * (indent * level)
+        if member is _END:
+            stack.pop()
+            yield ("" if indent is None else "\n" + " " * (indent * (level - 1))) + (
+                "}" if is_object else "]"
+            )
+            first = False
+            continue
+        yield ("" if first else sep) + pad
+        first = False
+        if is_object:
+            key, pending = cast(tuple[str, Any], member)
+            yield json.dumps(key) + ": "
+        else:
+            pending = member
+        have_pending = True
+
+
+_END = object()
+
+
 def to_plain(value: Any) -> Any:
-    """A parsed value as plain Python data (last key wins; numbers as int/float)."""
-    if isinstance(value, Number):
-        text = str(value)
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
-    if isinstance(value, Obj):
-        return {k: to_plain(v) for k, v in value}
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    return value
+    """A parsed value as plain Python data (last key wins; numbers as int/float),
+    iteratively. A number Python cannot hold exactly stays a Number literal."""
+    root: list[Any] = [None]
+    # Each task: (raw value, container to put the result in, key or index there).
+    tasks: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while tasks:
+        raw, target, slot = tasks.pop()
+        if isinstance(raw, Number):
+            result: Any = _plain_number(raw)
+        elif isinstance(raw, Obj):
+            result = {}
+            for key, item in raw:
+                result[key] = None
+                tasks.append((item, result, key))
+        elif isinstance(raw, list):
+            result = [None] * len(raw)
+            tasks += [(item, result, index) for index, item in enumerate(raw)]
+        else:
+            result = raw
+        target[slot] = result
+    return root[0]
+
+
+def _plain_number(literal: Number) -> Any:
+    text = str(literal)
+    if len(text) > 300:
+        return literal  # beyond what int()/float() convert faithfully
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)
+        return number if abs(number) != float("inf") else literal
+
+
+def deep_copy(value: Any) -> Any:
+    """A copy of plain JSON-like data (dicts, lists, scalars), iteratively."""
+    root: list[Any] = [None]
+    tasks: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while tasks:
+        item, target, slot = tasks.pop()
+        if isinstance(item, dict):
+            copied: Any = {}
+            for key, sub in item.items():
+                copied[key] = None
+                tasks.append((sub, copied, key))
+        elif isinstance(item, list) and not isinstance(item, Obj):
+            copied = [None] * len(item)
+            tasks += [(sub, copied, index) for index, sub in enumerate(item)]
+        else:
+            copied = item
+        target[slot] = copied
+    return root[0]
 
 
 # -- decoding into the Go types ------------------------------------------------
@@ -390,6 +617,8 @@ def _number_for(go: Int | Float, literal: str) -> int | float | None:
     digits = literal[1:] if literal.startswith("-") and go.signed else literal
     if not digits.isdigit() or not digits.isascii():
         return None
+    if len(digits) > 20:
+        return None  # beyond 64 bits (and past Python's int() digit limit)
     value = int(literal)
     if go.signed:
         low, high = -(1 << (go.bits - 1)), (1 << (go.bits - 1)) - 1

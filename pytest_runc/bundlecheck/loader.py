@@ -1,11 +1,20 @@
 """Reading config.json: file checks, then Go's decoding (see :mod:`.gojson`).
 
 Every problem is a finding, never an exception or a hang: a FIFO named
-config.json, a 5 GB file, bytes that are not JSON, a value of the wrong type.
+config.json, a 5 GB file, bytes that are not JSON, a value nested 10001
+deep, a value of the wrong type.
+
+config.json is opened relative to the bundle directory with ``O_NOFOLLOW``
+and ``O_NONBLOCK`` and must be a regular file: a bundle cannot make a check
+that runs as root read (and echo in its findings) a file it links to, and a
+FIFO cannot make it wait.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +22,7 @@ from typing import Any
 
 from pytest_runc.bundlecheck.findings import ERROR, WARNING, Finding
 from pytest_runc.bundlecheck.gojson import (
+    MAX_NESTING_DEPTH,
     Decoded,
     Obj,
     SyntaxProblem,
@@ -22,7 +32,9 @@ from pytest_runc.bundlecheck.gojson import (
     parse_first_value,
 )
 
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
+#: The check's own bound (runc has none): 64 MiB, ten times the largest real
+#: config seen (5.6 MB). Reading is bounded by it, parsing by gojson.MAX_VALUES.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
 #: At most this many "ignored key" warnings (a config from another tool may have many).
 MAX_KEY_NOTES = 5
 
@@ -56,12 +68,19 @@ class Loaded:
     def refused(self) -> bool:
         return any(f.severity == ERROR for f in self.findings)
 
+    @property
+    def decodable(self) -> bool:
+        """Whether runc would decode this config without error: only then is there
+        a decoded config to rewrite into a stand-in for a trial run."""
+        return self.config is not None and self.decoded is not None and not self.decoded.errors
+
 
 def _error(code: str, message: str, fix: str, where: str = "config.json") -> Finding:
     return Finding(ERROR, code, message, fix, where)
 
 
-def _file_problem(bundle: Path) -> Finding | None:
+def _bundle_problem(bundle: Path) -> Finding | None:
+    """A finding when ``bundle`` is not a directory to look into."""
     if not bundle.exists():
         return _error(
             "bundle-missing",
@@ -76,9 +95,22 @@ def _file_problem(bundle: Path) -> Finding | None:
             "give the bundle directory (the one holding config.json)",
             str(bundle),
         )
-    path = bundle / "config.json"
+    return None
+
+
+def _open_config(bundle: Path) -> int | Finding:
+    """An open descriptor of the bundle's config.json, or the finding why not.
+
+    Opened relative to the bundle directory, never through a symlink, without
+    blocking on a FIFO; only a regular file is accepted.
+    """
     try:
-        info = path.stat()
+        directory = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        return _error("config-unreadable", f"cannot open the bundle: {exc.strerror}", "fix it")
+    try:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+        fd = os.open("config.json", flags, dir_fd=directory)
     except FileNotFoundError:
         return _error(
             "config-missing",
@@ -86,22 +118,63 @@ def _file_problem(bundle: Path) -> Finding | None:
             "write one (`runc spec` makes a default)",
         )
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _error(
+                "config-symlink",
+                "config.json is a symbolic link; the check does not follow it (a bundle"
+                " could point it at any file the check, running as root, can read)",
+                "replace the link with the file itself (cp --remove-destination)",
+            )
         return _error(
             "config-unreadable",
-            f"cannot stat config.json: {exc.strerror}",
-            "make config.json readable",
+            f"cannot open config.json: {exc.strerror}",
+            "make config.json readable by the user running the check",
         )
+    finally:
+        os.close(directory)
+    problem = _not_a_config_file(os.fstat(fd))
+    if problem is not None:
+        os.close(fd)
+        return problem
+    return fd
+
+
+def _not_a_config_file(info: os.stat_result) -> Finding | None:
+    """A finding when the opened config.json is not a regular file of sane size."""
     if not stat.S_ISREG(info.st_mode):
         return _error(
-            "config-not-a-file", "config.json is not a regular file", "replace it with a JSON file"
+            "config-not-a-file",
+            "config.json is not a regular file (a FIFO, device, socket or directory);"
+            " the check does not read it",
+            "replace it with a JSON file",
         )
     if info.st_size > MAX_CONFIG_BYTES:
-        return _error(
-            "config-too-large",
-            f"config.json is {info.st_size} bytes; a config is a few KiB",
-            "check that the right file was written as config.json",
-        )
+        return _too_large(info.st_size)
     return None
+
+
+def _too_large(size: int) -> Finding:
+    """config.json is past the check's read bound (a check limit, not runc's)."""
+    return _error(
+        "config-too-large",
+        f"config.json is {'more than ' if size > MAX_CONFIG_BYTES else ''}{size} bytes,"
+        f" more than the check reads ({MAX_CONFIG_BYTES // (1024 * 1024)} MiB; runc itself"
+        " has no limit)",
+        "check that the right file was written as config.json",
+    )
+
+
+def _read_bounded(fd: int) -> bytes:
+    """At most MAX_CONFIG_BYTES + 1 bytes from ``fd`` (the file may grow meanwhile)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_CONFIG_BYTES:
+        chunk = os.read(fd, min(1 << 20, MAX_CONFIG_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def type_finding(error: TypeError_) -> Finding:
@@ -128,13 +201,16 @@ def type_finding(error: TypeError_) -> Finding:
 def load_config(bundle: Path) -> Loaded:
     """Read and decode ``bundle``/config.json as runc 1.1 does."""
     loaded = Loaded()
-    problem = _file_problem(bundle)
+    problem = _bundle_problem(bundle)
     if problem is not None:
         loaded.findings.append(problem)
         return loaded
-    path = bundle / "config.json"
+    opened = _open_config(bundle)
+    if isinstance(opened, Finding):
+        loaded.findings.append(opened)
+        return loaded
     try:
-        loaded.raw_bytes = path.read_bytes()
+        data = _read_bounded(opened)
     except OSError as exc:
         loaded.findings.append(
             _error(
@@ -144,7 +220,13 @@ def load_config(bundle: Path) -> Loaded:
             )
         )
         return loaded
-    data = loaded.raw_bytes
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(opened)
+    if len(data) > MAX_CONFIG_BYTES:
+        loaded.findings.append(_too_large(len(data)))
+        return loaded
+    loaded.raw_bytes = data
     try:
         raw, rest = parse_first_value(data)
     except SyntaxProblem as exc:
@@ -193,6 +275,21 @@ def load_config(bundle: Path) -> Loaded:
 
 def _syntax_finding(data: bytes, exc: SyntaxProblem) -> Finding:
     where = f"config.json:{exc.line}:{exc.column}"
+    if exc.code == "too-deep":
+        return _error(
+            "config-too-deep",
+            f"a value at line {exc.line}, column {exc.column} is nested more than"
+            f' {MAX_NESTING_DEPTH} levels deep (runc: "{exc}")',
+            "flatten it (a config is a few levels deep; an unknown key is still parsed)",
+            where,
+        )
+    if exc.code == "too-many-values":
+        return _error(
+            "config-too-large",
+            f"{exc} (runc itself has no limit)",
+            "check that the right file was written as config.json",
+            where,
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         return _error("config-bom", str(exc), "save config.json as UTF-8 without a BOM", where)
     if b"\0" in data:

@@ -65,6 +65,7 @@ def run_bundle_check(session: RuncSession, bundle: Path) -> BundleReport:
         runtime_binary=binary,
         sudo=session.privilege.sudo,
         timeout=session.settings.timeout,
+        timeout_flag="--runc-timeout",
         no_trial_reason=why_not,
     )
 

@@ -5,13 +5,18 @@ makes at create or start time, learned from runc's own errors on this host
 (docs/bundle-check.md lists them with runc's words). The config is the one
 :mod:`.gojson` decoded, so every set field has its Go type. Values in
 messages are printed as JSON, as the user wrote them. Never writes to the
-bundle and never follows a symlink out of the rootfs.
+bundle and never follows a symlink out of the rootfs; a rootfs outside the
+bundle directory is a host directory, and is not read unless host mounts are
+allowed. Files are opened non-blocking and only when regular: a FIFO in the
+rootfs cannot hang the check (it is reported where runc would hang on it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -117,6 +122,18 @@ IPC_SYSCTLS = frozenset(
 )
 #: Capability names without the CAP_ prefix, as runc matches them.
 CAPABILITIES = [name.removeprefix("CAP_") for name in LINUX_CAPABILITIES]
+#: The kernel's limit on one argument or environment string, NUL included
+#: (MAX_ARG_STRLEN, 32 pages): execve fails with E2BIG past it.
+MAX_ARG_STRLEN = 131072
+#: The floor of the kernel's argument space (ARG_MAX) and its ceiling (3/4 of
+#: _STK_LIM); in between, a quarter of the stack rlimit.
+ARG_MAX_FLOOR = 131072
+ARG_SPACE_CEILING = 6 * 1024 * 1024
+#: Files runc 1.1 opens in the container to look up the user: a FIFO there
+#: blocks it for ever, a device is read as the file.
+USER_FILES = ("/etc/passwd", "/etc/group")
+#: Hook stages runc runs from the host, whose failure fails ``runc run``.
+HOST_HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "poststart")
 
 
 def js(value: Any, limit: int = 60) -> str:
@@ -141,20 +158,25 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def check_config(bundle: Path, config: dict[str, Any]) -> list[Finding]:
+def check_config(
+    bundle: Path, config: dict[str, Any], *, allow_host_mounts: bool = False
+) -> list[Finding]:
     """Every static finding for ``config`` (decoded as runc does) of ``bundle``."""
     findings = _schema(config)
     findings += _process(config)
+    findings += _arg_space(config)
     namespaces, ns_findings = _namespaces(config)
     findings += ns_findings
     findings += _hostname(config, namespaces)
     findings += _linux(bundle, config, namespaces)
     findings += _mounts(bundle, config)
-    rootfs, rootfs_findings = rootfs_of(bundle, config)
+    rootfs, rootfs_findings = rootfs_of(bundle, config, allow_host_mounts=allow_host_mounts)
     findings += rootfs_findings
     if rootfs is not None:
         findings += _executable(rootfs, config)
+        findings += _user_files(rootfs)
         findings += _absolute_links(rootfs)
+    findings += _hook_paths(config)
     hooks = _dict(config.get("hooks"))
     stages = sorted(k for k, v in hooks.items() if v)
     if stages:
@@ -182,7 +204,10 @@ def _schema(config: dict[str, Any]) -> list[Finding]:
             )
         )
     skip = ("(top level): 'ociVersion'", "process", "linux/namespaces", "mounts", "root")
-    for error in schema_errors("config", config):
+    # windows.credentialSpec may hold any JSON, nested 10000 deep: the schema
+    # validator recurses, and runc on Linux never reads the windows section.
+    shallow = {key: value for key, value in config.items() if key != "windows"}
+    for error in schema_errors("config", shallow):
         if error.startswith(skip):
             continue  # a dedicated check below says it with runc's verdict
         where, _, message = error.partition(": ")
@@ -239,6 +264,18 @@ def _process(config: dict[str, Any]) -> list[Finding]:
                 "process.args",
             )
         )
+    for index, arg in enumerate(_list(process.get("args"))):
+        if "\0" in arg:
+            found.append(
+                _err(
+                    "args-nul",
+                    f"process.args[{index}] is {js(arg)}, which holds a NUL character:"
+                    f' execve cannot pass it (runc: "exec {args_zero(process)}: invalid'
+                    ' argument")',
+                    f"remove the NUL (\\u0000) from process.args[{index}]",
+                    f"process.args[{index}]",
+                )
+            )
     for index, entry in enumerate(_list(process.get("env"))):
         name = entry.partition("=")[0]
         if "=" not in entry or not name or "\0" in entry:
@@ -296,6 +333,66 @@ def _process(config: dict[str, Any]) -> list[Finding]:
                 )
             )
     found += _capabilities(_dict(process.get("capabilities")))
+    return found
+
+
+def args_zero(process: dict[str, Any]) -> str:
+    """args[0] as runc names it in an exec error."""
+    args = _list(process.get("args"))
+    return str(args[0]) if args else ""
+
+
+def arg_space(config: dict[str, Any]) -> int:
+    """The kernel's room for argument and environment strings (and their pointers)
+    at the container's execve: a quarter of the stack rlimit, within
+    [ARG_MAX_FLOOR, ARG_SPACE_CEILING]. The rlimit is the config's RLIMIT_STACK,
+    else the one runc inherits from this process."""
+    soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
+    for rlimit in _list(_dict(config.get("process")).get("rlimits")):
+        if _dict(rlimit).get("type") == "RLIMIT_STACK" and isinstance(rlimit.get("soft"), int):
+            soft = rlimit["soft"]
+    quarter = ARG_SPACE_CEILING if soft in (resource.RLIM_INFINITY, -1) else soft // 4
+    return max(min(ARG_SPACE_CEILING, quarter), ARG_MAX_FLOOR)
+
+
+def _arg_space(config: dict[str, Any]) -> list[Finding]:
+    """execve's E2BIG, which runc reports as "argument list too long": one string
+    past MAX_ARG_STRLEN, or all of them past the argument space."""
+    process = _dict(config.get("process"))
+    args = [a for a in _list(process.get("args")) if isinstance(a, str)]
+    env = [e for e in _list(process.get("env")) if isinstance(e, str)]
+    if not any(e.startswith("HOME=") for e in env):
+        env = [*env, "HOME=/root"]  # runc adds it
+    found: list[Finding] = []
+    for key, values in (("args", args), ("env", env)):
+        for index, value in enumerate(values):
+            size = len(value.encode()) + 1
+            if size > MAX_ARG_STRLEN:
+                found.append(
+                    _err(
+                        "arg-too-long",
+                        f"process.{key}[{index}] is {size - 1} bytes; the kernel takes at most"
+                        f' {MAX_ARG_STRLEN - 1} per string (runc: "exec'
+                        f' {args_zero(process)}: argument list too long")',
+                        "pass the data in a file instead",
+                        f"process.{key}[{index}]",
+                    )
+                )
+    strings = sum(len(v.encode()) + 1 for v in args + env) + len(args_zero(process)) + 1
+    pointers = 8 * (max(len(args), 1) + len(env))
+    room = arg_space(config)
+    if strings + pointers > room:
+        found.append(
+            _err(
+                "args-env-too-long",
+                f"process.args and process.env take about {strings + pointers} bytes"
+                f" ({len(args)} args, {len(env)} env entries): more than the {room} the"
+                " kernel gives execve here, a quarter of the stack rlimit"
+                f' (runc: "exec {args_zero(process)}: argument list too long")',
+                "pass the data in a file, or raise RLIMIT_STACK (up to 24 MiB counts)",
+                "process.env",
+            )
+        )
     return found
 
 
@@ -670,8 +767,14 @@ def _mounts(bundle: Path, config: dict[str, Any]) -> list[Finding]:
     return found
 
 
-def rootfs_of(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[Finding]]:
-    """The usable rootfs directory that root.path names, or None and why not."""
+def rootfs_of(
+    bundle: Path, config: dict[str, Any], *, allow_host_mounts: bool = False
+) -> tuple[Path | None, list[Finding]]:
+    """The usable rootfs directory that root.path names, or None and why not.
+
+    A rootfs whose real path is outside the bundle directory is a host
+    directory: None (and a finding) unless ``allow_host_mounts``.
+    """
     root = config.get("root")
     if not isinstance(root, dict) or not root.get("path"):
         return None, [
@@ -688,6 +791,18 @@ def rootfs_of(bundle: Path, config: dict[str, Any]) -> tuple[Path | None, list[F
     if refusal is not None:
         return None, [refusal]
     where = f"root.path ({js(written)})"
+    real, real_bundle = os.path.realpath(rootfs), os.path.realpath(bundle)
+    if not allow_host_mounts and not (real == real_bundle or real.startswith(real_bundle + "/")):
+        return None, [
+            _err(
+                "rootfs-outside-bundle",
+                f"the rootfs {real} is outside the bundle directory: a host directory the"
+                " check neither reads nor runs on (the bundle's process would run as root"
+                " on it); no trial run",
+                "put the rootfs in the bundle, or pass --allow-host-mounts if you trust the bundle",
+                where,
+            )
+        ]
     if rootfs.is_symlink():
         return None, [
             _err(
@@ -755,6 +870,9 @@ def _executable(rootfs: Path, config: dict[str, Any]) -> list[Finding]:
             )
         ]
     if host is None:
+        special = _special_args0(rootfs, str(args[0]), path_var or "", cwd, where)
+        if special is not None:
+            return [special]
         trap = (
             " — an absolute link written by `busybox --install -s`?" if "dangling" in tried else ""
         )
@@ -775,25 +893,134 @@ def _executable(rootfs: Path, config: dict[str, Any]) -> list[Finding]:
     return found + _program(rootfs, host, str(args[0]), where, depth=0)
 
 
-def _shebang(host: Path) -> str | None:
-    with open(host, "rb") as f:
-        head = f.read(256)
+def _open_regular(host: Path) -> int:
+    """A read-only descriptor of the regular file at ``host`` (a path resolved in the
+    rootfs): never through a symlink, never blocking; OSError otherwise."""
+    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{host} is not a regular file")
+    return fd
+
+
+def _special_args0(rootfs: Path, name: str, path_var: str, cwd: str, where: str) -> Finding | None:
+    """An error when the first candidate for args[0] is a FIFO, socket or device."""
+    if "/" in name:
+        candidates = [name if name.startswith("/") else str(PurePosixPath(cwd) / name)]
+    else:
+        candidates = [str(PurePosixPath(d or ".") / name) for d in path_var.split(":")]
+    for candidate in candidates:
+        try:
+            host, _ = resolve_in_rootfs(rootfs, candidate)
+        except (ResolveError, OSError):
+            continue
+        kind = special_kind(host)
+        if kind is not None:
+            return _err(
+                "args0-special-file",
+                f'{candidate} in the rootfs is {kind}, not a program (runc: "exec {name}:'
+                ' permission denied")',
+                "make args[0] a regular executable file",
+                where,
+            )
+    return None
+
+
+def _shebang(fd: int) -> str | None:
+    head = os.pread(fd, 256, 0)
     if not head.startswith(b"#!"):
         return None
     line = head[2:].split(b"\n", 1)[0].strip()
     return line.split()[0].decode(errors="replace") if line.split() else ""
 
 
+def special_kind(host: Path) -> str | None:
+    """What ``host`` is when it is a FIFO, socket or device (not following a link)."""
+    try:
+        mode = os.lstat(host).st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device node"
+    return None
+
+
+def _special_file(rootfs: Path, path: str, who: str) -> Finding | None:
+    """An error when ``path`` in the rootfs is a special file that ``who`` opens."""
+    try:
+        host, _ = resolve_in_rootfs(rootfs, path)
+    except ResolveError:
+        return None
+    kind = special_kind(host)
+    if kind is None:
+        return None
+    return Finding(
+        ERROR,
+        "rootfs-special-file",
+        f"{path} in the rootfs is {kind}, and {who} opens it: runc would wait for ever"
+        " on a FIFO (or read a device as the file); no trial run",
+        f"make {path} a regular file",
+        "rootfs",
+    )
+
+
+def _user_files(rootfs: Path) -> list[Finding]:
+    """/etc/passwd and /etc/group, which runc opens to look the user up."""
+    found = [_special_file(rootfs, path, "runc 1.1 (to look up the user)") for path in USER_FILES]
+    return [f for f in found if f is not None]
+
+
+def _hook_paths(config: dict[str, Any]) -> list[Finding]:
+    """Hooks run from the host whose program is not there: runc fails the run."""
+    found: list[Finding] = []
+    hooks = _dict(config.get("hooks"))
+    for stage in HOST_HOOK_STAGES:
+        for index, hook in enumerate(_list(hooks.get(stage))):
+            path = _dict(hook).get("path", "")
+            where = f"hooks.{stage}[{index}].path"
+            if isinstance(path, str) and path.startswith("/") and os.path.isfile(path):
+                continue
+            found.append(
+                _err(
+                    "hook-path-missing",
+                    f"{where} {js(path)} is not a file on this host: runc fails when it runs"
+                    f' the {stage} hook (runc: "error running {stage} hook ...: no such'
+                    ' file or directory"); the trial leaves hooks out, so it cannot tell',
+                    "install the hook program on the host, or remove the hook",
+                    where,
+                )
+            )
+    return found
+
+
 def _program(rootfs: Path, host: Path, name: str, where: str, depth: int) -> list[Finding]:
     """What the kernel needs to start ``host``: its ``#!`` interpreter (recursively),
     an ELF loader and libraries, all inside the rootfs."""
     try:
-        interpreter = _shebang(host)
-        info = None if interpreter is not None else read_elf(host)
+        fd = _open_regular(host)
+    except OSError as exc:
+        return [
+            _err(
+                "args0-unreadable",
+                f"cannot read {host}: {exc.strerror or exc}",
+                "fix its mode",
+                where,
+            )
+        ]
+    try:
+        interpreter = _shebang(fd)
+        # Through our descriptor: the path could be swapped for a link meanwhile.
+        info = None if interpreter is not None else read_elf(Path(f"/proc/self/fd/{fd}"))
     except OSError as exc:
         return [
             _err("args0-unreadable", f"cannot read {host}: {exc.strerror}", "fix its mode", where)
         ]
+    finally:
+        os.close(fd)
     if interpreter is not None:
         if depth >= MAX_SCRIPT_DEPTH:
             return [
@@ -837,7 +1064,13 @@ def _program(rootfs: Path, host: Path, name: str, where: str, depth: int) -> lis
             )
         )
     for library in info.needed:
-        if not any(_exists_in(rootfs, f"{d}/{library}") for d in LIBRARY_DIRS):
+        special = [
+            _special_file(rootfs, f"{d}/{library}", "the dynamic loader")
+            for d in LIBRARY_DIRS
+            if _exists_in(rootfs, f"{d}/{library}")
+        ]
+        found += [f for f in special[:1] if f is not None]
+        if not special:
             found.append(
                 _err(
                     "elf-library-missing",
