@@ -4,9 +4,11 @@ there, what it refuses, who owns it, and ``runc update``.
 Rules: runtime spec config-linux.md "Control groups", "Cgroups path",
 "Cgroup ownership", "PIDs", "Unified"; the resource values themselves
 (cpu, cpuset, memory, blkio, hugetlb) and ``runc update`` as runc conventions.
-The checks read the container's own cgroup files from inside, where runc
-mounts the container's cgroup at /sys/fs/cgroup (v1: one directory per
-controller), or from the host for an absolute ``cgroupsPath``.
+The checks read the container's own cgroup on the host: the cgroup its init
+process is in (/proc/PID/cgroup), found through the host's cgroup mounts,
+or the configured absolute ``cgroupsPath``. What depends on the cgroup mode
+(which file holds a value, and how) is declared once per mode below: ``v1``
+(also hybrid hosts, whose controllers are all v1) and ``v2``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runc import skips
-from pytest_runc.assertions import run_output
+from pytest_runc.linux import cgroup_dir, controller_cgroups
 
 pytestmark = [pytest.mark.runc, pytest.mark.runc_root]
 
@@ -35,9 +37,10 @@ def v2_only(cgroup_mode: str) -> bool:
     return cgroup_mode == "v2"
 
 
-def inside(cgroup_mode: str, v1: str, v2: str) -> str:
-    """The file of the container's cgroup as seen inside, for this host's mode."""
-    return f"/sys/fs/cgroup/{v2 if v2_only(cgroup_mode) else v1}"
+def layout(cgroup_mode: str) -> str:
+    """Which file layout holds the controllers: ``v2`` (unified) or ``v1`` (v1
+    and hybrid hosts; hybrid's v2 hierarchy holds no controller runc uses)."""
+    return "v2" if v2_only(cgroup_mode) else "v1"
 
 
 def host_dir(cgroup_mode: str, controller: str, path: str) -> Path:
@@ -46,26 +49,38 @@ def host_dir(cgroup_mode: str, controller: str, path: str) -> Path:
     return CGROUP_ROOT / relative if v2_only(cgroup_mode) else CGROUP_ROOT / controller / relative
 
 
-def read_all(container, bundle, files: list[str]) -> list[str]:
-    """Each file's content (builtin ``read``: no fork, so it works under pids.max 0)."""
-    script = "; ".join(f"read v < {f} && echo \"$v\" || echo '<unreadable>'" for f in files)
-    return run_output(container, bundle, script).splitlines()
+def created_cgroup_files(
+    container, bundle, cgroup_mode: str, files: list[tuple[str, str]]
+) -> list[str]:
+    """Create the container (its process waits in its cgroup, nothing forks) and
+    read ``(controller, file)`` from the container's own cgroup; a file that is
+    not there reads ``<absent>``."""
+    bundle.command("sleep", "60")
+    made = container()
+    made.create()
+    pid = made.state().pid
+    seen = []
+    for controller, name in files:
+        where = cgroup_dir(pid, controller, cgroup_mode) / name
+        seen.append(where.read_text().strip() if where.exists() else "<absent>")
+    return seen
 
 
 # -- cgroupsPath -------------------------------------------------------
 
 
 @pytest.mark.oci_rule("config-linux.cgroups-path.absolute-under-mount")
-def test_absolute_cgroups_path_is_under_the_cgroup_mount(bundle, container):
+def test_absolute_cgroups_path_is_under_the_cgroup_mount(bundle, container, cgroup_mode):
     """config-linux.md "Cgroups path": an absolute cgroupsPath is taken from
-    the root of the cgroup filesystem, for every hierarchy the process is in."""
+    the root of the cgroup filesystem, for every hierarchy that holds the
+    container's controllers (which ones depends on the cgroup mode: linux.py)."""
     made = container()
     path = f"/{made.id}-abs"
     bundle.linux["cgroupsPath"] = path
     bundle.shell("cat /proc/self/cgroup")
     done = made.run()
     assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    lines = cgroup_lines(done.stdout)
+    lines = controller_cgroups(done.stdout, cgroup_mode)
     wrong = {ctrl or "v2": where for ctrl, where in lines.items() if where != path}
     assert lines and not wrong, f"the process is not at the configured {path}: {wrong}"
 
@@ -180,8 +195,8 @@ def test_cgroup_is_not_handed_to_the_container(
 def test_pids_limit_zero_is_a_limit(bundle, container, cgroup_mode):
     """config-linux.md "PIDs": a limit of 0 is written as 0, not read as "unset"."""
     bundle.resources(pids={"limit": 0})
-    seen = read_all(container, bundle, [inside(cgroup_mode, "pids/pids.max", "pids.max")])
-    assert seen == ["0"], f"pids.max inside is {seen}, configured limit 0"
+    seen = created_cgroup_files(container, bundle, cgroup_mode, [("pids", "pids.max")])
+    assert seen == ["0"], f"pids.max of the container's cgroup is {seen}, configured limit 0"
 
 
 @pytest.mark.oci_rule("config-linux.unified.missing-controller-error")
@@ -199,47 +214,55 @@ def test_unified_key_of_an_absent_controller_is_refused(bundle, container, cgrou
     )
 
 
-#: name -> (resources, [(v1 file, v2 file, expected value inside)])
+def block_device() -> str | None:
+    """``major:minor`` of a block device this host has (a throttle needs a real one)."""
+    devices = sorted(os.listdir("/sys/dev/block")) if os.path.isdir("/sys/dev/block") else []
+    return next((d for d in devices if d.startswith("7:")), devices[0] if devices else None)
+
+
+#: name -> (resources, {layout: [(controller, file, value it holds)]}), the
+#: files and values declared once per cgroup mode: v1 has one file per value;
+#: on v2 cpu.max is "quota period", io.max one line per device with every
+#: limit, memory.low the reservation and memory.swap.max swap alone (limit
+#: and swap minus limit). ``{dev}`` is the throttled device's major:minor.
 RESOURCES = {
     "cpu-quota-period": (
         {"cpu": {"quota": 50000, "period": 100000}},
-        [("cpu/cpu.cfs_quota_us", "cpu.max", "50000"),
-         ("cpu/cpu.cfs_period_us", "cpu.max", "100000")],
+        {"v1": [("cpu", "cpu.cfs_quota_us", "50000"), ("cpu", "cpu.cfs_period_us", "100000")],
+         "v2": [("cpu", "cpu.max", "50000 100000")]},
     ),
     "cpuset": (
         {"cpu": {"cpus": "0", "mems": "0"}},
-        [("cpuset/cpuset.cpus", "cpuset.cpus", "0"),
-         ("cpuset/cpuset.mems", "cpuset.mems", "0")],
+        {"v1": [("cpuset", "cpuset.cpus", "0"), ("cpuset", "cpuset.mems", "0")],
+         "v2": [("cpuset", "cpuset.cpus", "0"), ("cpuset", "cpuset.mems", "0")]},
     ),
     "memory-reservation": (
         {"memory": {"limit": 64 << 20, "reservation": 32 << 20}},
-        [("memory/memory.soft_limit_in_bytes", "memory.low", str(32 << 20))],
+        {"v1": [("memory", "memory.soft_limit_in_bytes", str(32 << 20))],
+         "v2": [("memory", "memory.low", str(32 << 20))]},
     ),
     "memory-swap": (
         {"memory": {"limit": 64 << 20, "swap": 96 << 20}},
-        [("memory/memory.memsw.limit_in_bytes", "memory.swap.max", str(96 << 20))],
+        {"v1": [("memory", "memory.memsw.limit_in_bytes", str(96 << 20))],
+         "v2": [("memory", "memory.swap.max", str((96 - 64) << 20))]},
     ),
     "blkio-throttle": (
-        {"blockIO": {"throttleReadBpsDevice": [{"major": 7, "minor": 0, "rate": 1 << 20}]}},
-        [("blkio/blkio.throttle.read_bps_device", "io.max", f"7:0 {1 << 20}")],
+        {"blockIO": {"throttleReadBpsDevice": [{"major": 0, "minor": 0, "rate": 1 << 20}]}},
+        {"v1": [("blkio", "blkio.throttle.read_bps_device", f"{{dev}} {1 << 20}")],
+         "v2": [("io", "io.max", f"{{dev}} rbps={1 << 20} wbps=max riops=max wiops=max")]},
     ),
 }  # fmt: skip
 
-#: What the v2 file holds for a v1 value (cpu.max is "quota period", io.max
-#: has one line per device with every limit, memory.swap.max is swap only).
-V2_VALUES = {
-    "cpu-quota-period": ["50000 100000", "50000 100000"],
-    "memory-reservation": [str(32 << 20)],
-    "memory-swap": [str((96 - 64) << 20)],
-    "blkio-throttle": [f"7:0 rbps={1 << 20} wbps=max riops=max wiops=max"],
-}
 
-
-def host_has(cgroup_mode: str, v1: str, v2: str) -> bool:
-    if not v2_only(cgroup_mode):
-        return (CGROUP_ROOT / v1).exists()
+def host_lacks(cgroup_mode: str, files: list[tuple[str, str, str]]) -> list[str]:
+    """The files of ``files`` this host's kernel does not offer: v1, a file absent
+    from the controller's hierarchy root; v2, a controller absent from the
+    root's cgroup.controllers (the root has no files of its own to look at)."""
+    if layout(cgroup_mode) == "v1":
+        return [name for controller, name, _ in files
+                if not (CGROUP_ROOT / controller / name).exists()]  # fmt: skip
     controllers = (CGROUP_ROOT / "cgroup.controllers").read_text().split()
-    return v2.split(".")[0] in controllers
+    return [name for controller, name, _ in files if controller not in controllers]
 
 
 @pytest.mark.runc_cli("runc-cli.run.cgroup-resources")
@@ -248,22 +271,30 @@ def test_resource_value_is_written_to_the_cgroup(bundle, container, cgroup_mode,
     """runc writes each configured resource value to the container's cgroup
     file of that controller (cpu quota/period, cpuset, memory reservation and
     swap, blkio read throttle)."""
-    resources, files = RESOURCES[name]
-    missing = [v1 if not v2_only(cgroup_mode) else v2 for v1, v2, _ in files
-               if not host_has(cgroup_mode, v1, v2)]  # fmt: skip
+    resources, by_layout = RESOURCES[name]
+    files = by_layout[layout(cgroup_mode)]
+    missing = host_lacks(cgroup_mode, files)
     if missing:
-        skips.skip_host(f"no {', '.join(missing)} under /sys/fs/cgroup on this host")
+        skips.skip_host(f"no {', '.join(missing)} in this host's {cgroup_mode} cgroups")
+    if name == "blkio-throttle":
+        device = block_device()
+        if device is None:
+            skips.skip_host("no block device (/sys/dev/block is empty) to throttle")
+        major, minor = (int(n) for n in device.split(":"))
+        resources = {"blockIO": {"throttleReadBpsDevice": [
+            {"major": major, "minor": minor, "rate": 1 << 20}]}}  # fmt: skip
+        files = [(c, f, v.format(dev=device)) for c, f, v in files]
     for key, value in resources.items():
-        if isinstance(value, dict):
-            bundle.resources(**{key: value})
-        else:
-            bundle.linux.setdefault("resources", {})[key] = value
-    paths = [inside(cgroup_mode, v1, v2) for v1, v2, _ in files]
-    seen = read_all(container, bundle, paths)
+        bundle.resources(**{key: value})
+    seen = created_cgroup_files(container, bundle, cgroup_mode, [(c, f) for c, f, _ in files])
+    if name == "blkio-throttle":  # one line per throttled device
+        prefix = files[0][2].split()[0] + " "
+        seen = [next((line for line in seen[0].splitlines() if line.startswith(prefix)), seen[0])]
     wanted = [value for _, _, value in files]
-    if v2_only(cgroup_mode):
-        wanted = V2_VALUES.get(name, wanted)
-    assert seen == wanted, f"{name}: the cgroup files {paths} hold {seen}, configured {wanted}"
+    names = [f for _, f, _ in files]
+    assert seen == wanted, (
+        f"{name}: the container's cgroup files {names} hold {seen}, configured {wanted}"
+    )
 
 
 # -- runc update -------------------------------------------------------

@@ -72,8 +72,14 @@ def test_annotations_appear_in_state(bundle, container):
 
 @pytest.mark.oci_rule("config.annotations.image-stop-signal-sent-on-kill")
 def test_image_stop_signal_stops_the_container(bundle, container):
-    """config.md "Annotations" org.opencontainers.image.stopSignal: stopping the
-    container (``kill`` without a signal) sends the named signal."""
+    """config.md "Annotations" org.opencontainers.image.stopSignal: when the
+    runtime picks the signal that kills the container, it picks the named one.
+
+    The spec's ``kill <id> <signal>`` always names the signal, so the runtime
+    picks one only where its CLI lets the caller leave it out (``kill <id>``,
+    runc's convention). That call is the stimulus here, not an oracle: the
+    container's own trap tells which signal came. A runtime whose ``kill``
+    refuses to go without a signal never picks one, and skips."""
     bundle.config["annotations"] = {"org.opencontainers.image.stopSignal": "SIGUSR1"}
     bundle.shell(
         "trap 'echo got-USR1; exit 0' USR1; trap 'echo got-TERM; exit 0' TERM;"
@@ -82,7 +88,12 @@ def test_image_stop_signal_stops_the_container(bundle, container):
     made = container()
     made.run(detach=True)
     made.wait_for_output("ready")
-    made.runtime.invoke("kill", made.id)
+    done = made.runtime.invoke("kill", made.id, check=False)
+    if done.returncode != 0:
+        skips.skip_runtime(
+            f"`kill` without a signal failed (exit {done.returncode}:"
+            f" {done.stderr.strip()[-200:]}): this runtime never picks the signal itself"
+        )
     out = made.wait_for_output("got-")
     assert "got-USR1" in out, f"stopping the container did not send SIGUSR1: {out.split()[-1]}"
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_runc.console import ConsoleSocket, read_until
+from pytest_runc.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 
@@ -55,7 +56,7 @@ def test_create_sends_the_terminal_master_to_the_console_socket(bundle, containe
             f" create exited {done.returncode}: {done.stderr.strip()}"
         )
         assert os.isatty(master), "the fd sent over the console socket is not a terminal"
-        assert done.returncode == 0, f"create with a console socket failed: {done.stderr.strip()}"
+        assert_runs(done, "create with a console socket")
 
 
 @pytest.mark.runc_cli("runc-cli.create.console-process-on-terminal")

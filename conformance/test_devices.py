@@ -1,7 +1,11 @@
-"""/dev inside the container: the default devices, the configured ones, and nothing else.
+"""/dev inside the container: the default devices, the configured ones, the
+spec's links, and (runc) nothing else.
 
-Rules: runtime spec config-linux.md "Devices" and "Default Devices". What a
-runtime documents adding to /dev is declared in pytest_runc/expectations.py.
+Rules: runtime spec config-linux.md "Devices" and "Default Devices", and
+runtime-linux.md "Dev symbolic links". The spec requires what /dev holds, not
+that it holds nothing more: a runtime may add entries (runc's /dev/core,
+crun's). That /dev holds exactly what runc puts there is a runc CLI check;
+what a runtime documents adding is declared in pytest_runc/expectations.py.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_runc.assertions import run_output
-from pytest_runc.expectations import DEFAULT_DEVICES, additions_for
+from pytest_runc.expectations import DEFAULT_DEVICES, PTMX, RUNTIMES
 
 pytestmark = pytest.mark.runc
 
@@ -24,6 +28,11 @@ CONFIGURED = {
     "gid": 0,
 }
 
+#: runtime-linux.md "Dev symbolic links": /dev/fd, stdin, stdout and stderr
+#: (their sources, /proc/self/fd[/N], exist once the default /proc is mounted;
+#: where they point is test_runtime_linux.py's check).
+SPEC_DEV_LINKS = ("fd", "stdin", "stdout", "stderr")
+
 
 def device_rows(listing: str) -> dict[str, tuple[str, int, int, str]]:
     """``ls -ln`` rows of device files: name -> (type, major, minor, mode string)."""
@@ -35,27 +44,54 @@ def device_rows(listing: str) -> dict[str, tuple[str, int, int, str]]:
     return rows
 
 
-@pytest.mark.oci_rule("config-linux.default-devices.supplied", "config-linux.devices.create-node")
-@pytest.mark.runc_root  # rootless: no mknod; the runtime binds the host's node instead
-def test_dev_holds_exactly_the_default_and_configured_devices(bundle, container, runtime):
-    """config-linux.md "Devices" / "Default Devices": /dev holds the default
-    devices, the configured ones, the configured mounts' mount points and what
-    the runtime documents adding; no other device node or entry."""
-    bundle.linux["devices"] = [dict(CONFIGURED)]
-    additions = additions_for(runtime.version())
-    names = set(run_output(container, bundle, "ls -A /dev").split())
-    mount_points = {
+def dev_mount_points(bundle) -> set[str]:
+    """The names under /dev that the config's mounts mount on (shm, mqueue, pts)."""
+    return {
         m["destination"].split("/")[2]
         for m in bundle.config["mounts"]
         if m["destination"].startswith("/dev/")
     }
-    allowed = additions.dev_names({"prt-zero"}, bool(bundle.process.get("terminal"))) | (
-        mount_points
+
+
+def dev_names_with_a_device(bundle, container) -> set[str]:
+    """``ls -A /dev`` in a container whose config adds /dev/prt-zero."""
+    bundle.linux["devices"] = [dict(CONFIGURED)]
+    return set(run_output(container, bundle, "ls -A /dev").split())
+
+
+@pytest.mark.oci_rule(
+    "config-linux.default-devices.supplied",
+    "config-linux.devices.create-node",
+    "runtime-linux.dev-symbolic-links.fd-std-symlinks",
+)
+@pytest.mark.runc_root  # rootless: no mknod; the runtime binds the host's node instead
+def test_dev_holds_the_default_and_configured_devices(bundle, container):
+    """config-linux.md "Devices" / "Default Devices", runtime-linux.md "Dev
+    symbolic links": /dev holds the default devices, ptmx, the configured
+    device, the configured mounts' mount points and the fd, stdin, stdout and
+    stderr links. Other entries are the runtime's to add."""
+    names = dev_names_with_a_device(bundle, container)
+    required = (
+        {"prt-zero", PTMX} | set(DEFAULT_DEVICES) | set(SPEC_DEV_LINKS) | dev_mount_points(bundle)
     )
-    extra = sorted(names - allowed)
-    missing = sorted(({"prt-zero", "ptmx"} | set(DEFAULT_DEVICES) | mount_points) - names)
+    missing = sorted(required - names)
     assert not missing, f"/dev lacks {missing}"
-    assert not extra, f"/dev holds entries the config did not ask for ({additions.name}): {extra}"
+
+
+@pytest.mark.runc_cli("runc-cli.dev.exact-entries")
+@pytest.mark.runc_root  # rootless: no mknod; the runtime binds the host's node instead
+def test_dev_holds_exactly_runcs_entries(bundle, container):
+    """runc: /dev holds the spec's devices and links, the configured device
+    and mount points, runc's /dev/core where the host has /proc/kcore, and no
+    other entry."""
+    names = dev_names_with_a_device(bundle, container)
+    runc = RUNTIMES["runc"]
+    mount_points = dev_mount_points(bundle)
+    expected = runc.dev_names({"prt-zero"}, bool(bundle.process.get("terminal"))) | mount_points
+    extra = sorted(names - expected)
+    missing = sorted(expected - names)
+    assert not missing, f"/dev lacks {missing}"
+    assert not extra, f"/dev holds entries runc does not put there: {extra}"
 
 
 @pytest.mark.oci_rule("config-linux.default-devices.supplied")

@@ -18,6 +18,7 @@ import pytest
 
 from pytest_runc import host
 from pytest_runc.console import ConsoleSocket, read_until
+from pytest_runc.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 
@@ -64,8 +65,7 @@ def running(bundle, container):
 
 def ran(done) -> str:
     """The exec'd process's stdout, once exec succeeded."""
-    assert done.returncode == 0, f"exec exited {done.returncode}: {done.stderr.strip()}"
-    return str(done.stdout)
+    return assert_runs(done, "exec")
 
 
 @pytest.mark.runc_cli("runc-cli.exec.env")
@@ -139,8 +139,7 @@ def running_argvs(made) -> list[str]:
 @pytest.mark.runc_cli("runc-cli.exec.detach")
 def test_exec_detach_returns_while_the_process_runs(running):
     """runc exec --detach: exec returns, and the process runs on in the container."""
-    done = running.exec("sleep", "61", detach=True, timeout=10)
-    assert done.returncode == 0, f"exec --detach exited {done.returncode}: {done.stderr.strip()}"
+    assert_runs(running.exec("sleep", "61", detach=True, timeout=10), "exec --detach")
     seen = running_argvs(running)
     assert "sleep 61" in seen, (
         f"after exec --detach returned, its process no longer runs; the container runs {seen}"
@@ -151,8 +150,7 @@ def test_exec_detach_returns_while_the_process_runs(running):
 def test_exec_pid_file_holds_the_process_pid(running, tmp_path):
     """runc exec --pid-file: the file holds the exec'd process's host pid."""
     pid_file = tmp_path / "exec.pid"
-    done = running.exec("sleep", "62", detach=True, pid_file=pid_file)
-    assert done.returncode == 0, f"exec --pid-file exited {done.returncode}: {done.stderr.strip()}"
+    assert_runs(running.exec("sleep", "62", detach=True, pid_file=pid_file), "exec --pid-file")
     written = pid_file.read_text().strip() if pid_file.exists() else "(no file)"
     assert written.isdigit(), f"--pid-file holds {written!r}, not a pid"
     init = running.state().pid

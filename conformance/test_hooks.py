@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_runc.host import readlink as host_readlink
+from pytest_runc.kit import assert_refused, assert_runs, gone
 
 pytestmark = pytest.mark.runc
 
@@ -347,7 +348,7 @@ def test_hook_timeout_stops_the_wait(bundle, container):
     done = container().create(check=False)
     took = time.monotonic() - started
     assert took < 3.5, f"create waited {took:.1f}s for a hook with a 1 s timeout"
-    assert done.returncode != 0, "create succeeded although its hook timed out"
+    assert_refused(done, "create with a hook that outlived its timeout")
 
 
 FAILING_CREATE = {
@@ -367,11 +368,8 @@ def test_failing_create_hook_fails_create_and_destroys(bundle, container, kind):
     bundle.hook(kind, "/bin/sh", "sh", "-c", "exit 3")
     made = container()
     done = made.create(check=False)
-    assert done.returncode != 0, f"create succeeded although its {kind} hook failed"
-    left = made.runtime.list_ids()
-    assert made.id not in left, (
-        f"the container is left ({made.status()}) after its {kind} hook failed"
-    )
+    assert_refused(done, f"create with a failing {kind} hook")
+    assert gone(made), f"the container is left ({made.status()}) after its {kind} hook failed"
 
 
 @pytest.mark.oci_rule("runtime.lifecycle.start-container-failure-error")
@@ -384,7 +382,7 @@ def test_failing_start_container_hook_fails_start_and_stops(bundle, container):
     made = container()
     made.create()
     done = made.start(check=False)
-    assert done.returncode != 0, "start succeeded although its startContainer hook failed"
+    assert_refused(done, "start with a failing startContainer hook")
     assert "program-ran" not in made.output(), "the program ran although startContainer failed"
     assert made.status() in (None, "stopped"), f"the container is {made.status()}"
 
@@ -396,12 +394,10 @@ def test_failing_poststart_hook_fails_start_and_stops(bundle, container):
     prepared(bundle)
     bundle.hook("poststart", "/bin/sh", "sh", "-c", "exit 3")
     made = container()
-    done = made.create(check=False)
-    assert done.returncode == 0, (
-        f"create failed on the poststart hook, which belongs after start: {done.stderr.strip()}"
+    assert_runs(
+        made.create(check=False), "create with a failing poststart hook (which belongs after start)"
     )
-    done = made.start(check=False)
-    assert done.returncode != 0, "start succeeded although its poststart hook failed"
+    assert_refused(made.start(check=False), "start with a failing poststart hook")
     status = made.status()
     if status not in (None, "stopped"):
         status = made.wait_for_status("stopped", timeout=2).status
@@ -424,4 +420,4 @@ def test_failing_poststop_hook_is_only_a_warning(bundle, container, tmp_path):
     assert "poststop-after" in entries(bundle, log), (
         "the poststop hook after the failing one did not run"
     )
-    assert made.id not in made.runtime.list_ids(), "the container is left after delete"
+    assert gone(made), "the container is left after delete"

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_runc.assertions import run_output
 from pytest_runc.host import readlink as host_readlink
-from pytest_runc.linux import NS_FILES, decode_capabilities, status_fields
+from pytest_runc.linux import NS_FILES, controller_cgroups, decode_capabilities, status_fields
 
 pytestmark = pytest.mark.runc
 
@@ -284,17 +284,18 @@ def test_cgroup_namespace_hides_the_host_hierarchy(bundle, container):
 
 @pytest.mark.oci_rule("config-linux.cgroups-path.absolute-under-mount")
 @pytest.mark.runc_root  # rootless runc makes no cgroups of its own
-def test_cgroup_path_is_the_configured_cgroups_path(bundle, container):
+def test_cgroup_path_is_the_configured_cgroups_path(bundle, container, cgroup_mode):
     """config-linux.md "Cgroups Path": the container's process is in the configured
-    cgroupsPath (absolute: from the hierarchy's root), in every hierarchy."""
+    cgroupsPath (absolute: from the hierarchy's root), in every hierarchy that
+    holds controllers (which ones depends on the cgroup mode: linux.py)."""
     made = container()
     wanted = f"/{made.id}-cgroups-path"  # unique, and never runc's own default
     bundle.linux["cgroupsPath"] = wanted
     bundle.shell("cat /proc/1/cgroup")
     done = made.run()
     assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
-    paths = cgroup_paths(done.stdout)
-    assert paths, "/proc/1/cgroup is empty"
+    paths = controller_cgroups(done.stdout, cgroup_mode)
+    assert paths, f"/proc/1/cgroup holds no controller's cgroup: {done.stdout!r}"
     wrong = {hierarchy: path for hierarchy, path in paths.items() if path != wanted}
     assert not wrong, f"cgroup paths other than the configured {wanted}: {wrong}"
 

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_runc import skips
 from pytest_runc.assertions import poll
+from pytest_runc.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 
@@ -39,8 +40,7 @@ def trapping(bundle, container, script: str = TRAPS):
 def test_kill_takes_a_signal_by_name(bundle, container, name):
     """runc kill ID USR1 / SIGUSR1: init gets SIGUSR1."""
     made = trapping(bundle, container)
-    done = made.kill(name, check=False)
-    assert done.returncode == 0, f"kill {name} exited {done.returncode}: {done.stderr.strip()}"
+    assert_runs(made.kill(name, check=False), f"kill {name}")
     seen = poll(made.output, lambda out: "got-" in out.split("ready", 1)[1], timeout=5)
     got = seen.split("ready", 1)[1].split()
     assert got == ["got-USR1"], f"kill {name} made init report {got}, expected ['got-USR1']"
@@ -50,8 +50,7 @@ def test_kill_takes_a_signal_by_name(bundle, container, name):
 def test_kill_takes_a_signal_by_number(bundle, container):
     """runc kill ID 10: init gets signal 10, SIGUSR1 on Linux."""
     made = trapping(bundle, container)
-    done = made.kill("10", check=False)
-    assert done.returncode == 0, f"kill 10 exited {done.returncode}: {done.stderr.strip()}"
+    assert_runs(made.kill("10", check=False), "kill 10")
     seen = poll(made.output, lambda out: "got-" in out.split("ready", 1)[1], timeout=5)
     got = seen.split("ready", 1)[1].split()
     assert got == ["got-USR1"], f"kill 10 made init report {got}, expected ['got-USR1']"
@@ -61,8 +60,7 @@ def test_kill_takes_a_signal_by_number(bundle, container):
 def test_kill_without_a_signal_sends_term(bundle, container, runtime):
     """runc kill ID: with no signal named, init gets SIGTERM."""
     made = trapping(bundle, container)
-    done = runtime.invoke("kill", made.id, check=False)
-    assert done.returncode == 0, f"kill without a signal exited {done.returncode}: {done.stderr}"
+    assert_runs(runtime.invoke("kill", made.id, check=False), "kill without a signal")
     seen = poll(made.output, lambda out: "got-" in out.split("ready", 1)[1], timeout=5)
     got = seen.split("ready", 1)[1].split()
     assert got == ["got-TERM"], f"kill without a signal made init report {got}, expected TERM"
@@ -98,8 +96,7 @@ def test_kill_all_reaches_every_process(bundle, container, runc_session):
         )
     made = trapping(bundle, container, "sleep 60 & " + TRAPS)
     assert len(sleepers(made)) == 1, f"no `sleep 60` child in `runc ps`: {sleepers(made)}"
-    done = made.kill("USR1", all=True, check=False)
-    assert done.returncode == 0, f"kill --all exited {done.returncode}: {done.stderr.strip()}"
+    assert_runs(made.kill("USR1", all=True, check=False), "kill --all")
     left = poll(lambda: sleepers(made), lambda pids: pids == [], timeout=5)
     assert left == [], f"kill --all USR1 did not reach init's child: `sleep 60` {left} still runs"
     assert made.status() == "running", "kill --all USR1 stopped init, which traps USR1"

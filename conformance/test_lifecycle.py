@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.assertions import poll
+from pytest_runc.kit import assert_runs, gone, running, stopped
 
 pytestmark = pytest.mark.runc
 
@@ -157,24 +158,18 @@ def test_stopped_after_the_process_exits(bundle, container):
 @pytest.mark.oci_rule("runtime.kill.sends-signal")
 def test_stopped_after_kill(bundle, container):
     """runtime.md "kill": KILL ends the process; the container is then stopped."""
-    bundle.command("sleep", "60")
-    made = container()
-    made.run(detach=True)
+    made = running(container)
     made.kill("KILL")
     made.wait_for_status("stopped")
 
 
 @pytest.mark.oci_rule("runtime.lifecycle.delete-undoes-create")
-def test_delete_removes_the_container(bundle, container, runtime):
+def test_delete_removes_the_container(bundle, container):
     """runtime.md "delete": afterwards the runtime no longer knows the id."""
-    bundle.command("true")
-    made = container()
-    made.create()
-    made.start()
-    made.wait_for_status("stopped")
+    made = stopped(container)
     made.delete()
     assert made.status() is None, "state still answers for a deleted container"
-    assert made.id not in runtime.list_ids(), "list still shows a deleted container"
+    assert gone(made), "list still shows a deleted container"
 
 
 @pytest.fixture
@@ -215,8 +210,7 @@ def test_run_detach_returns_while_the_container_runs(bundle, container):
     """runc run --detach: returns at once, and the container runs on."""
     bundle.shell("echo up; sleep 60")
     made = container()
-    done = made.run(detach=True, timeout=10)
-    assert done.returncode == 0, done.stderr
+    assert_runs(made.run(detach=True, timeout=10), "run --detach")
     made.wait_for_output("up")
     assert made.status() == "running", f"state status {made.status()!r} after run --detach"
 
@@ -230,11 +224,8 @@ def test_exec_runs_inside_the_container(bundle, container, phase):
     made.create()
     if phase == "running":
         made.start()
-    done = made.exec("hostname")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "exec-target", (
-        f"exec did not run inside the container: hostname {done.stdout.strip()!r}"
-    )
+    seen = assert_runs(made.exec("hostname"), "exec").strip()
+    assert seen == "exec-target", f"exec did not run inside the container: hostname {seen!r}"
 
 
 @pytest.mark.runc_cli("runc-cli.exec.exit-status")
@@ -297,5 +288,5 @@ def test_run_without_keep_deletes_the_container(bundle, container, runtime):
     """runc run: without --keep, the container is deleted when its process exits."""
     bundle.command("true")
     made = container()
-    assert made.run().returncode == 0
+    assert_runs(made.run())
     assert made.id not in runtime.list_ids(), "`run` left the container behind"

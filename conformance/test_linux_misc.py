@@ -93,8 +93,7 @@ def test_intel_rdt_without_resctrl_is_an_error(bundle, container, intel_rdt):
 
 
 def claims_net_devices(runtime_features) -> None:
-    section = runtime_features.raw.get("linux", {}).get("netDevices")
-    if not (isinstance(section, dict) and section.get("enabled")):
+    if runtime_features.net_devices_enabled is not True:
         skips.skip_runtime("`features` does not claim linux.netDevices")
 
 

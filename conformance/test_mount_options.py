@@ -335,9 +335,7 @@ def require_idmap(runtime_features: Any) -> None:
     """Skip unless the runtime claims id-mapped mounts (features: mountExtensions.idmap)."""
     if not runtime_features.available:
         return  # no `features`: nothing ruled out
-    linux = runtime_features.raw.get("linux") or {}
-    idmap = (linux.get("mountExtensions") or {}).get("idmap") or {}
-    if idmap.get("enabled") is not True:
+    if runtime_features.idmap_mounts_enabled is not True:
         skips.skip_runtime("`features` does not claim linux.mountExtensions.idmap")
 
 

@@ -19,13 +19,19 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.assertions import poll
+from pytest_runc.kit import (
+    assert_refused,
+    assert_runs,
+    create_or_start,
+    created,
+    gone,
+    left_behind,
+    listed_ids,
+    running,
+    stopped,
+)
 
 pytestmark = pytest.mark.runc
-
-
-def gone(made) -> bool:
-    """True when the runtime knows no container of that id (state fails, list omits it)."""
-    return made.status() is None and made.id not in made.runtime.list_ids()
 
 
 # -- scope and operations ------------------------------------------------------
@@ -45,15 +51,9 @@ def test_every_operation_works_on_a_container_one_created(bundle, container):
         ("kill", lambda: made.kill("KILL", check=False)),
     ]
     for name, step in steps:
-        done = step()
-        assert done.returncode == 0, (
-            f"`{name}` failed on a container this runtime created: {done.stderr.strip()}"
-        )
+        assert_runs(step(), f"`{name}` on a container this runtime created")
     made.wait_for_status("stopped")
-    done = made.delete(check=False)
-    assert done.returncode == 0, (
-        f"`delete` failed on a container this runtime created: {done.stderr}"
-    )
+    assert_runs(made.delete(check=False), "`delete` on a container this runtime created")
 
 
 MISSING_ID = {
@@ -74,10 +74,9 @@ def test_operation_without_a_container_id_fails(bundle, runtime, command):
     bundle.command("true").write()
     args = [a.format(bundle=bundle.path) for a in MISSING_ID[command][1]]
     done = runtime.invoke(*args, check=False)
-    assert done.returncode != 0, f"`{' '.join(args)}` without a container id succeeded (exit 0)"
-    assert runtime.list_ids() == [], (
-        f"`{command}` without an id left containers {runtime.list_ids()}"
-    )
+    assert_refused(done, f"`{command}` without a container id")
+    left = listed_ids(runtime) or []
+    assert left == [], f"`{command}` without an id left containers {left}"
 
 
 #: The statuses of runtime.md "State"; a runtime may add others only for new states.
@@ -108,8 +107,8 @@ def test_create_with_an_invalid_id_leaves_no_container(bundle, container, runtim
     """runtime.md "create": a refused (invalid) id leaves no container behind, by any name."""
     bundle.command("sleep", "60")
     done = container(container_id="bad/id").create(check=False)
-    assert done.returncode != 0, "create accepted the invalid id 'bad/id'"
-    left = runtime.list_ids()
+    assert_refused(done, "create with the invalid id 'bad/id'")
+    left = left_behind(runtime, "bad/id")
     assert left == [], f"the refused create of 'bad/id' left containers {left}"
 
 
@@ -124,8 +123,9 @@ def test_create_fails_when_a_property_cannot_be_applied(bundle, container):
     """runtime.md "create": a network namespace path that does not exist makes create fail."""
     bundle.command("sleep", "60").add_namespace("network", NO_SUCH_NETNS)
     done = container().create(check=False)
-    assert done.returncode != 0, (
-        f"create succeeded although linux.namespaces names {NO_SUCH_NETNS}, which does not exist"
+    assert_refused(
+        done,
+        f"create although linux.namespaces names {NO_SUCH_NETNS}, which does not exist",
     )
 
 
@@ -137,10 +137,10 @@ def test_failed_create_leaves_no_container(bundle, container, runtime):
     bundle.command("sleep", "60").add_namespace("network", NO_SUCH_NETNS)
     made = container()
     done = made.create(check=False)
-    assert done.returncode != 0, f"create succeeded although {NO_SUCH_NETNS} does not exist"
+    assert_refused(done, f"create although {NO_SUCH_NETNS} does not exist")
     assert gone(made), (
         f"the failed create left container {made.id} behind ({made.status()!r}):"
-        f" {runtime.list_ids()}"
+        f" {listed_ids(runtime)}"
     )
 
 
@@ -169,11 +169,9 @@ def test_config_edits_after_create_do_not_change_the_container(bundle, container
 )
 def test_refused_start_leaves_a_running_container_as_it_was(bundle, container):
     """runtime.md "start": start of a running container fails and leaves it running, same pid."""
-    bundle.command("sleep", "60")
-    made = container()
-    made.run(detach=True)
+    made = running(container)
     before = made.state()
-    assert made.start(check=False).returncode != 0, "start of a running container succeeded"
+    assert_refused(made.start(check=False), "start of a running container")
     after = made.state()
     assert (after.status, after.pid) == ("running", before.pid), (
         f"a refused start changed the container: {before.status}/pid {before.pid}"
@@ -184,12 +182,8 @@ def test_refused_start_leaves_a_running_container_as_it_was(bundle, container):
 @pytest.mark.oci_rule("runtime.kill.not-live-no-effect")
 def test_refused_kill_leaves_a_stopped_container_as_it_was(bundle, container):
     """runtime.md "kill": kill of a stopped container fails and leaves it stopped and present."""
-    bundle.command("true")
-    made = container()
-    made.create()
-    made.start()
-    made.wait_for_status("stopped")
-    assert made.kill("KILL", check=False).returncode != 0, "kill of a stopped container succeeded"
+    made = stopped(container)
+    assert_refused(made.kill("KILL", check=False), "kill of a stopped container")
     status = made.status()
     assert status == "stopped", f"a refused kill changed a stopped container: it is now {status!r}"
 
@@ -197,11 +191,9 @@ def test_refused_kill_leaves_a_stopped_container_as_it_was(bundle, container):
 @pytest.mark.oci_rule("runtime.delete.not-stopped-no-effect")
 def test_refused_delete_leaves_a_created_container_as_it_was(bundle, container):
     """runtime.md "delete": delete of a created container fails and leaves it created, same pid."""
-    bundle.command("sleep", "60")
-    made = container()
-    made.create()
+    made = created(container)
     before = made.state()
-    assert made.delete(check=False).returncode != 0, "delete of a created container succeeded"
+    assert_refused(made.delete(check=False), "delete of a created container")
     after = made.state() if made.status() else None
     assert after is not None and (after.status, after.pid) == ("created", before.pid), (
         f"a refused delete changed the created container (pid {before.pid}): it is now"
@@ -214,12 +206,8 @@ def test_start_without_a_process_fails(bundle, container):
     """runtime.md "start": a config without process cannot be started (create or start fails)."""
     bundle.command("sleep", "60")
     del bundle.config["process"]
-    made = container()
-    created = made.create(check=False)
-    started = made.start(check=False) if created.returncode == 0 else None
-    assert started is None or started.returncode != 0, (
-        "a container whose config.json has no process was created and started (both exit 0)"
-    )
+    done = create_or_start(container())
+    assert_refused(done, "create and start of a container whose config.json has no process")
 
 
 # -- warnings ---------------------------------------------------------------------
@@ -232,10 +220,7 @@ def test_a_warning_does_not_stop_the_operation(bundle, container):
     caps = bundle.process["capabilities"]
     caps["bounding"] = [*caps["bounding"], "CAP_NO_SUCH_CAPABILITY"]
     made = container()
-    done = made.run()
-    assert done.returncode == 0, (
-        f"run with an unknown capability (a warning) failed: {done.stderr.strip()}"
-    )
+    assert_runs(made.run(), "run with an unknown capability (a warning)")
     assert made.output() == "ran\n", f"the program did not run after the warning: {made.output()!r}"
 
 
@@ -249,11 +234,7 @@ def test_delete_keeps_a_bind_mount_source(bundle, container, tmp_path):
     source.mkdir()
     (source / "kept").write_text("mine\n")
     bundle.command("true").mount("/data", "bind", str(source), ["rbind", "ro"])
-    made = container()
-    made.create()
-    made.start()
-    made.wait_for_status("stopped")
-    made.delete()
+    stopped(container, command=None).delete()
     kept = source / "kept"
     assert kept.exists() and kept.read_text() == "mine\n", (
         f"delete removed or changed {kept}, which the container only bind-mounted"

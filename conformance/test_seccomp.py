@@ -14,9 +14,8 @@ import array
 import json
 import os
 import re
-import shutil
+import secrets
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -181,6 +180,45 @@ def test_default_errno_ret_with_an_allow_default_is_refused(bundle, container):
 # -- the seccomp notify listener ----------------------------------------
 
 
+@dataclass(frozen=True)
+class PidView:
+    """A pid as the host sees it: its ``NSpid`` chain (host pid first, the pid
+    in its own pid namespace last; empty when there is no such process)."""
+
+    pid: object
+    nspid: tuple[int, ...]
+
+    @property
+    def is_a_pid_namespace_init(self) -> bool:
+        """The process is pid 1 of a pid namespace below the host's."""
+        return len(self.nspid) >= 2 and self.nspid[-1] == 1
+
+    def __str__(self) -> str:
+        if not self.nspid:
+            return f"pid {self.pid!r} names no process"
+        return f"pid {self.pid} is pid {self.nspid[-1]} of its pid namespace (NSpid {self.nspid})"
+
+
+def view_of_state_pid(data: bytes) -> PidView | None:
+    """The process the ``pid`` of a whole JSON state names; None while ``data``
+    is not yet one whole JSON document."""
+    try:
+        state = json.loads(data)
+    except ValueError:
+        return None
+    pid = state.get("pid") if isinstance(state, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return PidView(pid, ())
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return PidView(pid, ())
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return PidView(pid, tuple(int(n) for n in line.split()[1:]))
+    return PidView(pid, ())
+
+
 @dataclass
 class Connection:
     """What one connection to the listener carried."""
@@ -191,6 +229,10 @@ class Connection:
     #: The runtime closed the connection while the listener still held the
     #: notify fd (so the container could not have finished yet).
     closed_while_held: bool = False
+    #: The process the state's ``pid`` names, seen on the host as soon as the
+    #: state was whole and before its descriptors were closed (while the
+    #: container process cannot have got past its notified mkdir).
+    pid_view: PidView | None = None
 
     @property
     def data(self) -> bytes:
@@ -254,17 +296,19 @@ class Listener:
                 fds = _scm_rights(ancdata)
                 for fd in fds:
                     self.fd_kinds[fd] = os.readlink(f"/proc/self/fd/{fd}")
-                if self.hold and fds:
-                    held.extend(fds)
-                    release_at = time.monotonic() + self.hold
-                else:
-                    _close_all(fds)
                 if not data and not fds:
                     record.closed_while_held = bool(held)
                     record.closed = True
                     break
                 record.chunks.append(data)
                 record.fds_per_chunk.append(fds)
+                if record.pid_view is None:  # before any descriptor is let go
+                    record.pid_view = view_of_state_pid(record.data)
+                if self.hold and fds:
+                    held.extend(fds)
+                    release_at = time.monotonic() + self.hold
+                else:
+                    _close_all(fds)
         _close_all(held)
 
     def wait_closed(self, timeout: float = 2.0) -> bool:
@@ -296,12 +340,38 @@ def _close_all(fds: list[int]) -> None:
         os.close(fd)  # the last close of the notify fd fails notified syscalls: ENOSYS
 
 
-def run_notified(bundle, container, hold: float = 0.0) -> Iterator[tuple[Any, Listener]]:
+#: The longest path a Unix socket address holds (``sun_path``: 108 bytes with its NUL).
+SUN_PATH_MAX = 107
+
+
+def listener_path(bundle, runc_session) -> Path:
+    """Where a seccomp listener socket goes: in this test's own directory (the
+    bundle's parent), else, when that path is too long for a Unix socket
+    address, in the session's directory.
+
+    Never in the system temp dir: both places are inside the run's directory
+    ``<base>/s-<token>``, which the run removes at its end and the next run's
+    sweeper removes if this one is killed; a ``/tmp/prt-seccomp-*`` would stay.
+    """
+    candidates = [
+        bundle.path.parent / "l.sock",
+        runc_session.workdir().path / f"l-{secrets.token_hex(4)}.sock",
+    ]
+    for candidate in candidates:
+        if len(os.fsencode(candidate)) <= SUN_PATH_MAX:
+            return candidate
+    skips.skip_environment(
+        f"the run's directory {runc_session.workdir().path} is too long for a Unix socket"
+        f" address ({SUN_PATH_MAX} bytes); set PYTEST_RUNC_TMPDIR to a shorter directory"
+    )
+
+
+def run_notified(
+    bundle, container, runc_session, hold: float = 0.0
+) -> Iterator[tuple[Any, Listener]]:
     """Run a container whose mkdir goes to a seccomp listener; yields
     (container, listener) once the runtime has closed the connection (or 2 s)."""
-    # The bundle path is too long for a Unix socket address (108 bytes).
-    where = Path(tempfile.mkdtemp(prefix="prt-seccomp-"))
-    listener = Listener(where / "listener.sock", hold)
+    listener = Listener(listener_path(bundle, runc_session), hold)
     try:
         seccomp(
             bundle,
@@ -320,13 +390,13 @@ def run_notified(bundle, container, hold: float = 0.0) -> Iterator[tuple[Any, Li
         yield made, listener
     finally:
         listener.close()
-        shutil.rmtree(where, ignore_errors=True)
+        listener.path.unlink(missing_ok=True)
 
 
 @pytest.fixture
-def notified(bundle, container) -> Iterator[tuple[Any, Listener]]:
+def notified(bundle, container, runc_session) -> Iterator[tuple[Any, Listener]]:
     """A container run with a listener that closes the notify fd at once."""
-    yield from run_notified(bundle, container)
+    yield from run_notified(bundle, container, runc_session)
 
 
 def only_connection(listener: Listener) -> Connection:
@@ -391,11 +461,11 @@ def test_listener_connection_carries_one_state(notified):
 
 @pytest.mark.oci_rule("config-linux.seccomp.close-after-send")
 @pytest.mark.runc_slow
-def test_listener_connection_is_closed_after_the_state(bundle, container):
+def test_listener_connection_is_closed_after_the_state(bundle, container, runc_session):
     """config-linux.md "Seccomp": the runtime closes the connection once the
     state is sent, not when it exits: the listener keeps the notify fd (so the
     container's mkdir waits) and must read end of file within 0.5 s."""
-    for _, listener in run_notified(bundle, container, hold=0.5):
+    for _, listener in run_notified(bundle, container, runc_session, hold=0.5):
         conn = only_connection(listener)
         assert conn.closed_while_held, (
             "the runtime kept the listener connection open after sending the state"
@@ -457,11 +527,16 @@ def test_listener_state_has_the_oci_version(notified):
 @pytest.mark.oci_rule("config-linux.container-process-state.pid-required")
 def test_listener_state_has_the_container_pid(notified):
     """config-linux.md "The Container Process State": pid is the container
-    process as the runtime sees it (the pid it wrote to ``--pid-file``)."""
-    made, listener = notified
+    process as the runtime sees it: on the host (the runtime's pid namespace,
+    and ours), the process that is pid 1 of the container's new pid namespace,
+    looked at when the state arrived, while the container still waited."""
+    _, listener = notified
     pid = sent_state(listener).get("pid")
-    init = int(made.pid_file.read_text())
-    assert pid == init, f"the container process state says pid {pid!r}, --pid-file says {init}"
+    view = only_connection(listener).pid_view
+    assert view is not None and view.is_a_pid_namespace_init, (
+        f"the container process state says pid {pid!r}, which is not the container process"
+        f" (pid 1 of the container's pid namespace): {view}"
+    )
 
 
 @pytest.mark.oci_rule("config-linux.container-process-state.state-required")
@@ -476,13 +551,16 @@ def test_listener_state_has_the_container_state(notified):
 
 
 @pytest.mark.oci_rule("config-linux.seccomp.listener-send-failure-error")
-def test_unreachable_listener_is_an_error(bundle, container, tmp_path):
+def test_unreachable_listener_is_an_error(bundle, container, runc_session):
     """config-linux.md "Seccomp": when nothing listens at listenerPath the
     state cannot be sent, and create fails."""
+    # A path short enough to be a socket address: a create that failed only
+    # because the path is too long would prove nothing.
+    nobody = listener_path(bundle, runc_session)
     seccomp(
         bundle,
         defaultAction="SCMP_ACT_ALLOW",
-        listenerPath=str(tmp_path / "prt-nobody.sock"),
+        listenerPath=str(nobody),
         syscalls=[{"names": BLOCKED, "action": "SCMP_ACT_NOTIFY"}],
     )
     bundle.command("true")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 
 import pytest
+
+from pytest_runc.linux import cgroup_fstype, controller_cgroups
 
 pytestmark = pytest.mark.runc
 
@@ -76,8 +77,9 @@ def test_id_is_the_configured_user(bundle, interactive):
 
 
 @pytest.mark.oci_rule("runtime.create.applies-config-except-process")
-def test_mount_shows_the_configured_filesystems(bundle, interactive):
-    """config.md "Mounts": each configured mount is there, with its type and ro option."""
+def test_mount_shows_the_configured_filesystems(bundle, interactive, cgroup_mode):
+    """config.md "Mounts": each configured mount is there, with its type and ro option
+    (a ``cgroup`` mount is the host's kind of cgroup filesystem: cgroup2 on v2)."""
     table = interactive().run("cat /proc/mounts").lines
     mounted = {}
     for line in table:
@@ -100,7 +102,10 @@ def test_mount_shows_the_configured_filesystems(bundle, interactive):
         elif mount["type"] in ("none", "bind") or "rbind" in mount.get("options", []):
             checked = [opts]  # a bind mount shows its source's type
         else:
-            assert fstype == mount["type"], f"{target} is {fstype}, configured {mount['type']}"
+            wanted = cgroup_fstype(cgroup_mode) if mount["type"] == "cgroup" else mount["type"]
+            assert fstype == wanted, (
+                f"{target} is {fstype}, configured {mount['type']} ({wanted} on this host)"
+            )
             checked = [opts]
         if "ro" in mount.get("options", []):
             for opts_seen in checked:
@@ -118,21 +123,24 @@ def test_proc_lists_only_container_processes(interactive):
 
 @pytest.mark.oci_rule("config-linux.cgroups-path.absolute-under-mount")
 @pytest.mark.runc_root  # rootless runc on cgroup v1 makes no cgroup
-def test_proc_1_cgroup_is_the_configured_cgroups_path(bundle, interactive):
+def test_proc_1_cgroup_is_the_configured_cgroups_path(
+    bundle, interactive, runc_session, cgroup_mode
+):
     """config-linux.md "cgroupsPath": init runs in the configured cgroup, in every
-    controller's hierarchy (no cgroup namespace: paths are the host's)."""
-    path = f"/pytest-runc-{secrets.token_hex(4)}"
+    hierarchy that holds controllers (no cgroup namespace: paths are the host's)."""
+    # Named with the run's prefix (prt-<token>-<n>-...): `delete` removes the
+    # cgroup, and if the run is killed first, the next run's sweeper (which
+    # removes the empty cgroups named prt-<token>-*) does.
+    path = f"/{runc_session.id_prefix()}-cgpath"
     bundle.config.setdefault("linux", {})["cgroupsPath"] = path
     inside = interactive().run("cat /proc/1/cgroup").lines
-    # hierarchy-id:controllers:path; the v2 line of a hybrid host ("0::")
-    # and named hierarchies (name=systemd) hold no controller of the config.
-    wrong = [
-        line
-        for line in inside
-        if line.split(":")[1] and not line.split(":")[1].startswith("name=")
-        and line.split(":", 2)[2] != path
-    ]  # fmt: skip
-    assert inside and not wrong, f"init is not in the configured cgroup {path}: {wrong or inside}"
+    # Which lines hold controllers depends on the cgroup mode (v2: the one
+    # "0::" line; v1 and hybrid: the v1 hierarchies), declared in linux.py.
+    held = controller_cgroups("\n".join(inside), cgroup_mode)
+    wrong = {controllers or "v2": where for controllers, where in held.items() if where != path}
+    assert held and not wrong, (
+        f"init is not in the configured cgroup {path}: {wrong or inside} ({cgroup_mode} host)"
+    )
 
 
 @pytest.mark.oci_rule("runtime.start.runs-process")

@@ -40,6 +40,11 @@ def _flag(section: Any, key: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _section(parent: Any, key: str) -> Any:
+    """``parent[key]`` when ``parent`` is an object, else None."""
+    return parent.get(key) if isinstance(parent, dict) else None
+
+
 @dataclass(frozen=True)
 class Features:
     """A runtime's ``features`` document, parsed.
@@ -59,6 +64,10 @@ class Features:
     seccomp_enabled: bool | None = None
     apparmor_enabled: bool | None = None
     selinux_enabled: bool | None = None
+    #: features-linux.md ``linux.netDevices.enabled`` (spec 1.3).
+    net_devices_enabled: bool | None = None
+    #: features-linux.md ``linux.mountExtensions.idmap.enabled`` (spec 1.2).
+    idmap_mounts_enabled: bool | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -90,6 +99,8 @@ class Features:
             seccomp_enabled=_flag(linux.get("seccomp"), "enabled"),
             apparmor_enabled=_flag(linux.get("apparmor"), "enabled"),
             selinux_enabled=_flag(linux.get("selinux"), "enabled"),
+            net_devices_enabled=_flag(linux.get("netDevices"), "enabled"),
+            idmap_mounts_enabled=_flag(_section(linux.get("mountExtensions"), "idmap"), "enabled"),
             annotations={str(k): str(v) for k, v in annotations.items()}
             if isinstance(annotations, dict)
             else {},

@@ -18,10 +18,13 @@ Plugins and conftest files add fields to every record with the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import socket
+import stat
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,15 +35,92 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_runc import __version__, skips
+from pytest_runc.spec_level import beyond_level
 
 if TYPE_CHECKING:
     from pytest_runc.session import RuncSession
 
 #: Bump when a field changes meaning or goes away (adding one is compatible).
 REPORT_VERSION = 1
-OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")
+#: ``beyond-level-failed``: a check of a statement newer than the spec version the
+#: runtime claims failed (pytest_runc/spec_level.py); not a failure of the run
+#: unless --runc-fail-beyond-level, and never a skip.
+OUTCOMES = ("passed", "failed", "beyond-level-failed", "skipped", "xfailed", "xpassed")
 #: The class of a skip that pytest-runc did not decide (a plain pytest.skip).
 OTHER = "other"
+#: Permissions of a report (or matrix) file that did not exist before: what
+#: ``open()`` gives under the usual umask 022. A report holds nothing secret
+#: and is meant to be read by CI users other than root.
+NEW_FILE_MODE = 0o644
+
+
+class ReportWriteError(OSError):
+    """A report or matrix file cannot be written where asked; says which and why."""
+
+
+def write_file_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one,
+    and never through a link somebody else planted.
+
+    pytest-runc runs as root, often in shared directories (``/tmp``, a CI
+    workspace) where another user may create names. So:
+
+    - the temporary file is made with :func:`tempfile.mkstemp` in the target's
+      directory: a random name, ``O_CREAT | O_EXCL`` (which refuses to follow
+      a symlink at that name), not a predictable ``PATH.tmp`` an attacker can
+      pre-plant as a link to ``/etc/shadow``;
+    - :func:`os.replace` renames it over ``path``: ``rename(2)`` replaces a
+      directory entry and never follows a link at the destination;
+    - ``path`` itself must be absent or a regular file. A symlink there is
+      refused (``ReportWriteError``) rather than replaced or followed: replacing
+      ``-o /dev/stdout`` as root would be as wrong as writing through a link.
+      (A link planted between this check and the rename is replaced, not
+      followed, by the rename.)
+
+    Permissions: :data:`NEW_FILE_MODE` (0644) for a new file. When ``path``
+    exists as our own regular file, its permission bits are kept (the user
+    chose them); a file of another owner (say, planted by another user with
+    mode 0666) gets 0644, so that nobody else can rewrite our report later.
+    ``mkstemp``'s own 0600 is always replaced by one of these.
+    """
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        mode = NEW_FILE_MODE
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+    else:
+        if stat.S_ISLNK(before.st_mode):
+            raise ReportWriteError(
+                f"cannot write {path}: it is a symbolic link; pytest-runc never writes"
+                " through a link: name the file itself, or remove the link"
+            )
+        if not stat.S_ISREG(before.st_mode):
+            raise ReportWriteError(
+                f"cannot write {path}: it exists and is not a regular file; name a file"
+            )
+        ours = before.st_uid == os.geteuid()
+        mode = stat.S_IMODE(before.st_mode) & 0o777 if ours else NEW_FILE_MODE
+    directory = path.parent
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ReportWriteError(
+            f"cannot write {path}: cannot create a file in {directory}: {exc.strerror or exc}"
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), mode)
+            out.write(text)
+            out.flush()
+            # On disk before the rename: a crash then leaves the old report or
+            # the new one, never an empty file under the final name.
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise ReportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 class ReportHooks:
@@ -149,6 +229,14 @@ def record_of(
         text = deciding.longreprtext
         record["message"] = _first_line(text)
         record["details"] = text
+    beyond = next((note for r in phases if (note := beyond_level(r)) is not None), None)
+    if beyond is not None:
+        if outcome == "passed":
+            # The call failed beyond the claimed level (and did not fail the run).
+            record["outcome"] = "beyond-level-failed"
+            record["message"] = _first_line(beyond["details"]) or beyond["message"]
+            record["details"] = beyond["details"]
+        record["beyond_level"] = beyond["reason"]
     runtime = next((r.runc_runtime for r in phases if hasattr(r, "runc_runtime")), None)
     if runtime is not None:
         record["runtime"] = str(runtime)
@@ -261,6 +349,8 @@ class JsonReport:
         self.path = path
         self.started = time.time()
         self.checks: dict[str, _Check] = {}
+        #: Why the document could not be written, for the terminal summary.
+        self.problem: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep every phase of every check (the controller's copy under xdist)."""
@@ -304,12 +394,22 @@ class JsonReport:
         several = several_runtimes(self.config)
         if several is not None:
             document["runtimes"] = several
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        os.replace(temporary, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_file_atomically(self.path, json.dumps(document, indent=1) + "\n")
+        except OSError as exc:
+            # A clear line in the summary and a failed run, not an INTERNALERROR
+            # traceback: CI that relies on the report must not go green without it.
+            self.problem = str(exc)
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.problem is not None:
+            terminalreporter.write_sep(
+                "-", f"pytest-runc JSON report NOT written: {self.problem}", red=True
+            )
+            return
         terminalreporter.write_sep("-", f"pytest-runc JSON report: {self.path}")
 
 
@@ -333,15 +433,26 @@ def report_path(config: pytest.Config) -> Path | None:
     if not value:
         return None
     path = Path(value).expanduser()
+    if path.is_symlink():
+        # Checked before is_dir(), which follows links. Resolving the link here
+        # would let whoever planted it choose which file root overwrites.
+        raise pytest.UsageError(
+            f"--runc-report {value}: is a symbolic link; pytest-runc never writes through"
+            " a link: name the file itself, or remove the link"
+        )
     if path.is_dir():
         raise pytest.UsageError(
             f"--runc-report {value}: is a directory; give a file name such as {path / 'report.json'}"
         )
+    if path.exists() and not path.is_file():
+        raise pytest.UsageError(f"--runc-report {value}: exists and is not a regular file")
     if not path.parent.exists() and not path.parent.parent.exists():
         raise pytest.UsageError(
             f"--runc-report {value}: the directory {path.parent} does not exist; create it first"
         )
-    return path.resolve()
+    # Absolute now (the run may change directory), resolving only the
+    # directories: the last component stays the name that was given.
+    return path.parent.resolve() / path.name
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -46,16 +46,40 @@ def status_fields(text: str) -> dict[str, str]:
 
 
 def cgroup_dir(pid: int, controller: str, mode: str) -> Path:
-    """The host directory of ``pid``'s cgroup for ``controller`` (v1) or unified (v2)."""
-    with open(f"/proc/{pid}/cgroup") as f:
-        entries = [line.strip().split(":", 2) for line in f if line.strip()]
-    if mode == "v2":
-        path = next(p for hid, _, p in entries if hid == "0")
-        return Path("/sys/fs/cgroup") / path.lstrip("/")
-    for _, controllers, path in entries:
-        if controller in controllers.split(","):
-            return Path("/sys/fs/cgroup") / controller / path.lstrip("/")
-    raise LookupError(f"process {pid} has no {controller} cgroup")
+    """The host directory that holds ``pid``'s ``controller`` files: on cgroup v2
+    its unified cgroup, on v1 and hybrid (whose controllers are all v1) the v1
+    hierarchy that has the controller. Found from /proc/PID/cgroup and the
+    host's cgroup mounts, so no mount point or layout is assumed."""
+    for hierarchy, controllers, where in cgroup_dirs_by_hierarchy(pid):
+        if mode == "v2" and hierarchy == "0":
+            return where
+        if mode != "v2" and controller in controllers.split(","):
+            return where
+    raise LookupError(f"process {pid} has no {controller} cgroup on this {mode} host")
+
+
+def cgroup_fstype(mode: str) -> str:
+    """The filesystem a config's ``cgroup`` mount shows as, by cgroup mode: on v2
+    the one unified hierarchy (``cgroup2``); on v1 and hybrid ``cgroup`` (one
+    mount per v1 hierarchy, under a tmpfs where the runtime makes one)."""
+    return "cgroup2" if mode == "v2" else "cgroup"
+
+
+def controller_cgroups(text: str, mode: str) -> dict[str, str]:
+    """The cgroups of a /proc/PID/cgroup text that hold resource controllers, by
+    cgroup mode: on v2 the one unified line (``0::path``); on v1 and hybrid the v1
+    hierarchies with controllers (not hybrid's controller-less ``0::`` line, nor
+    named ones such as ``name=systemd``). controllers (``""`` for v2) -> path."""
+    found = {}
+    for line in text.splitlines():
+        hierarchy, sep, rest = line.strip().partition(":")
+        controllers, sep2, path = rest.partition(":")
+        if not (sep and sep2):
+            continue
+        v1_controllers = bool(controllers) and not controllers.startswith("name=")
+        if (hierarchy == "0") if mode == "v2" else v1_controllers:
+            found[controllers] = path
+    return found
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,12 @@ def mount_of(path: str, mounts: list[MountEntry]) -> MountEntry:
 def cgroup_dirs(pid: int) -> list[Path]:
     """The host directories of every cgroup ``pid`` is in (each v1 hierarchy, and
     the unified one), found through the host's cgroup mounts."""
+    return [where for _, _, where in cgroup_dirs_by_hierarchy(pid)]
+
+
+def cgroup_dirs_by_hierarchy(pid: int) -> list[tuple[str, str, Path]]:
+    """(hierarchy id, controllers, host directory) of each cgroup ``pid`` is in,
+    from /proc/PID/cgroup and the host's cgroup mounts (``0``, ``""`` for v2)."""
     with open(f"/proc/{pid}/cgroup") as f:
         entries = [line.strip().split(":", 2) for line in f if line.strip()]
     mounts = [m for m in mount_table() if m.fstype in ("cgroup", "cgroup2")]
@@ -149,6 +179,6 @@ def cgroup_dirs(pid: int) -> list[Path]:
                 continue
             # A mount of a sub-cgroup (mount.root) shows the paths below it.
             relative = posixpath.relpath(path, base.root) if base.root != "/" else path.lstrip("/")
-            found.append(Path(base.point) / relative)
+            found.append((hierarchy, controllers, Path(base.point) / relative))
             break
     return found

@@ -1,6 +1,12 @@
 """What each runtime says when it refuses something: one table per runtime.
 
-An error check passes only when the runtime refuses *and* names the cause
+For the ``runc_cli`` wording checks only (``test_*_words`` and runc's own
+refusals in conformance/test_errors.py). The spec's checks ask for the
+error alone: runtime.md "Errors" does not mandate "how, or even if," an
+error is returned, so its checks use :func:`pytest_runc.assertions.assert_refused`
+(any non-zero exit) and never these words.
+
+A wording check passes only when the runtime refuses *and* names the cause
 in its own documented words, not when any message contains "id" or "json".
 Runtimes word the same refusal differently, so the expected wording is
 looked up by the runtime's ``--version`` line (``runc version 1.1.5``,
@@ -10,8 +16,9 @@ stands for the container id, escaped.
 
 Measured on runc 1.1.5 and 1.5.1 (the same words for every error here) and
 crun 1.8.1. runc before 1.1 had its own error codes ("Id already in use")
-and is not tabled: a runtime without a table is held to runc 1.1's words,
-and the failure says so, so a new table is one entry away.
+and is not tabled: a runtime without a table is held to runc 1.1's words
+(these are runc's conventions), and the failure says so, so a new table is
+one entry away.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ variable; precedence is ini < environment < command line. A bad value is a
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,12 @@ from typing import Any
 import pytest
 
 from pytest_runc.constants import DEFAULT_TIMEOUT
+
+#: The longest deadline ``--runc-timeout`` accepts: one day. Every runtime
+#: call waits at most this long; far larger values overflow the C timeouts
+#: underneath (``1e7`` seconds ended the run with an OverflowError), and a
+#: deadline of days means none at all, which the option exists to prevent.
+MAX_SECONDS = 86400.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -86,6 +93,15 @@ SETTINGS = (
         " container tests instead of failing (default: such a runtime fails the run)",
         "bool",
     ),
+    Setting(
+        "--runc-fail-beyond-level",
+        "runc_fail_beyond_level",
+        "PYTEST_RUNC_FAIL_BEYOND_LEVEL",
+        "a failed check of a statement newer than the spec version the runtime claims"
+        " (features ociVersionMax) fails the run; default: it is reported as"
+        " 'beyond-level failed' and the run's exit status ignores it",
+        "bool",
+    ),
 )
 
 
@@ -103,6 +119,7 @@ class Settings:
     keep_failed: bool = False
     rootless: bool = False
     allow_unusable: bool = False
+    fail_beyond_level: bool = False
     bundles: list[Path] = field(default_factory=list)
 
 
@@ -165,13 +182,23 @@ def _as_bool(value: Any, origin: str) -> bool:
 
 
 def _as_seconds(value: Any, origin: str) -> float:
+    """A deadline: a finite number of seconds above 0 and at most :data:`MAX_SECONDS`.
+
+    ``float()`` takes ``nan``, ``inf`` and ``1e400`` (inf) too: each is a usage
+    error here, so that no such value reaches a timeout deep in the run.
+    """
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+    except (TypeError, ValueError, OverflowError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
         raise pytest.UsageError(
             f"{origin}: {value!r} is not a positive number of seconds; use e.g. 30"
+        )
+    if seconds > MAX_SECONDS:
+        raise pytest.UsageError(
+            f"{origin}: {value!r} seconds is more than a day ({MAX_SECONDS:g});"
+            " use e.g. 30, or at most 86400"
         )
     return seconds
 
@@ -237,5 +264,6 @@ def resolve(config: pytest.Config) -> Settings:
         keep_failed=values.get("runc_keep_failed", False),
         rootless=values.get("runc_rootless", False),
         allow_unusable=values.get("runc_allow_unusable", False),
+        fail_beyond_level=values.get("runc_fail_beyond_level", False),
         bundles=bundles,
     )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_runc import options, skips
+from pytest_runc.basedir import UnsafeBaseDir
 from pytest_runc.bundle import Bundle
 from pytest_runc.bundlecheck import BundleReport
 from pytest_runc.bundlecheck.pytest_items import make_items, run_bundle_check
@@ -47,7 +48,9 @@ pytest_plugins = [
 session_key = pytest.StashKey[RuncSession]()  # the first (or only) runtime's session
 runtimes_key = pytest.StashKey[RuntimeSet]()
 record_key = pytest.StashKey[TestRecord]()
-_previous_sigterm = pytest.StashKey[Any]()
+_previous_handlers = pytest.StashKey[dict[int, Any]]()
+#: Signals that end a run the way Ctrl-C does, so that teardown deletes containers.
+_ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _gate_key = pytest.StashKey[set[str]]()  # the names of the failing "runtime works" items
 
 
@@ -78,9 +81,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # base, lock our directory); the runtime check waits for collection.
     for session in runtimes.all():
         session.probe()
-        session.start()
+        try:
+            session.start()
+        except UnsafeBaseDir as exc:
+            raise pytest.UsageError(str(exc)) from None
     runtimes.probe()
-    _install_sigterm_handler(config)
+    _install_signal_handlers(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -88,26 +94,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     runtimes = config.stash.get(runtimes_key, None)
     for session in runtimes.all() if runtimes is not None else ():
         session.finish()
-    previous = config.stash.get(_previous_sigterm, None)
-    if previous is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, previous)
+    previous = config.stash.get(_previous_handlers, {})
+    if threading.current_thread() is threading.main_thread():
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _install_sigterm_handler(config: pytest.Config) -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so that teardown deletes containers.
+def _install_signal_handlers(config: pytest.Config) -> None:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so that teardown deletes containers.
 
-    pytest runs fixture teardown on Ctrl-C but dies on SIGTERM without it
-    (docs/architecture.md, "Cleanup"). Only when nobody else installed a handler.
+    pytest runs fixture teardown on Ctrl-C but dies on SIGTERM (a CI job
+    cancelled) or SIGHUP (a closed terminal) without it (docs/architecture.md,
+    "Cleanup"). Only for a signal nobody else installed a handler for.
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
-        return
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+        raise KeyboardInterrupt(f"signal {signum} ({signal.Signals(signum).name})")
 
-    config.stash[_previous_sigterm] = signal.signal(signal.SIGTERM, interrupt)
+    previous: dict[int, Any] = {}
+    for signum in _ENDING_SIGNALS:
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            previous[signum] = signal.signal(signum, interrupt)
+    config.stash[_previous_handlers] = previous
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

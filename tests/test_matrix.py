@@ -138,7 +138,8 @@ def test_markdown_puts_summary_then_differences_then_groups():
         < text.index("## Differences (3 rules)")
         < text.index("## All rules")
     )
-    assert "| runc-1.1.5@box | 0 | 1 | 1 | 0 | 1 | 1 |" in text
+    # the spec profile: failed, beyond-level-failed, departure, passed, unsupported, ...
+    assert "| runc-1.1.5@box | 0 | 0 | 1 | 1 | 0 | 1 | 0 |" in text
     assert "### runtime.md § " in text and "### config-linux.md § " in text
     assert re.search(
         rf"\[`{re.escape(B)}`\]\(https://\S+\) \S+ \| ⚠️ departure \| ❌ failed \|", text
@@ -384,3 +385,66 @@ def test_compare_runtimes_needs_a_runtime():
         check=False,
     )
     assert done.returncode == 2 and "name at least one runtime" in done.stderr
+
+
+def _a_cli_rule() -> str:
+    from pytest_runc.rules import catalogue
+
+    return next(rule.id for rule in catalogue() if not rule.is_spec)
+
+
+def test_beyond_level_failed_is_a_state_of_its_own_never_unsupported():
+    beyond = {
+        "message": "AssertionError: newer",
+        "details": "E AssertionError: newer",
+        "beyond_level": "the runtime claims runtime-spec up to 1.0.2-dev; x (spec 1.3.0) came later",
+    }
+    document = report(
+        "runc",
+        "1.1.5",
+        [
+            ("t::a", [A], "beyond-level-failed", beyond),
+            ("t::b", [B], "skipped", {"skip_class": "runtime", "reason": "runtime: no"}),
+            ("t::c", [C], "beyond-level-failed", beyond),
+            ("t::d", [C], "failed", FAILED),
+        ],
+    )
+    matrix = build([("r.json", document)])
+    cells = {row.key: row.cells["runc-1.1.5@box"] for row in matrix.rows}
+    assert cells == {A: "beyond-level-failed", B: "unsupported", C: "failed"}
+    assert cell_of({"outcome": "beyond-level-failed"}) == "beyond-level-failed"
+    summary = matrix.summary("spec")["runc-1.1.5@box"]
+    assert summary["beyond-level-failed"] == 1 and summary["unsupported"] == 1
+    text = markdown(matrix)
+    assert "🔶 beyond-level-failed" in text and "beyond-level-failed: a check" in text
+    page = html_page(matrix)
+    assert '<td class="beyond-level-failed"' in page and "td.beyond-level-failed{" in page
+    assert matrix.to_json()["states"][1] == "beyond-level-failed"
+
+
+def test_merge_shows_the_spec_profile_first_then_runc_cli():
+    cli_rule = _a_cli_rule()
+    document = report(
+        "runc",
+        "1.1.5",
+        [
+            ("t::cli", [cli_rule], "failed", FAILED),
+            ("t::spec", [A], "passed", {}),
+            ("t::none", [], "passed", {}),
+        ],
+    )
+    matrix = build([("r.json", document)])
+    assert matrix.profiles() == ["spec", "runc-cli", "no-rule"]
+    assert [row.profile for row in matrix.rows] == ["spec", "runc-cli", "no-rule"]
+    text = markdown(matrix)
+    spec = text.index("## Summary: OCI runtime spec: the OCI verdict")
+    cli = text.index("## Summary: runc CLI conventions")
+    assert spec < cli < text.index("## Differences")
+    # each profile counts its own rows: the CLI failure is not in the OCI verdict
+    assert "| runc-1.1.5@box | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in text[spec:cli]
+    assert "| runc-1.1.5@box | 1 | 0 | 0 | 0 | 0 | 0 | 0 |" in text[cli:]
+    page = html_page(matrix)
+    assert page.index('id="summary-spec"') < page.index('id="summary-runc-cli"')
+    data = matrix.to_json()
+    assert list(data["profiles"]) == ["spec", "runc-cli", "no-rule"]
+    assert data["profiles"]["spec"]["runc-1.1.5@box"]["passed"] == 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,6 +196,23 @@ def test_shipped_departures_name_spec_rules_with_reason_link_and_evidence():
             assert entry.evidence, f"{entry.rule}: no evidence"
 
 
+def test_a_departure_from_a_statement_that_is_not_testable_is_refused(tmp_path):
+    """A runtime departs only from what a check may cite (crun 1.8 once declared
+    config.process.cwd-absolute, which binds the config's author)."""
+    from pytest_runc.departures import DeparturesError, _load
+
+    path = tmp_path / "crun-1.8.json"
+    entry = {"rule": "config.process.cwd-absolute", "reason": "r", "link": "https://x",
+             "evidence": ["conformance/test_errors.py::test_relative_cwd"]}  # fmt: skip
+    path.write_text(
+        json.dumps({"version": 1, "runtime": "crun", "versions": ["1.8"], "departures": [entry]})
+    )
+    with pytest.raises(DeparturesError, match=r"cwd-absolute.*not testable"):
+        _load(path)
+    shipped = {d.rule for f in departures.shipped() for d in f.departures}
+    assert "config.process.cwd-absolute" not in shipped
+
+
 def test_shipped_departure_evidence_is_a_check_carrying_the_rule():
     """Each departure names the checks that show it; they exist and carry its id."""
     from pytest_runc.rules.coverage import collect_coverage
@@ -288,7 +307,7 @@ def test_spec_release_drops_the_dev_suffix():
 
 
 def test_rules_newer_than_oci_version_max_skip_as_runtime():
-    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0))
+    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0) and r.citable)
     older = next(r for r in catalogue() if spec_release(r.since) == (1, 0, 0))
     old_runtime = Features(available=True, oci_version_max="1.0.2-dev")
     assert unclaimed_rules(old_runtime, [newer.id, older.id]) == [newer.id]
@@ -326,21 +345,84 @@ def test_older_rule_fails():
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="environment: the plugin probes a runtime as root")
-def test_failure_of_a_rule_newer_than_the_runtime_claims_is_a_runtime_skip(pytester):
-    """A failed check of a rule after ociVersionMax is "unsupported"; a pass stays a pass
-    and an older rule's failure stays a failure."""
-    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0))
-    older = next(r for r in catalogue() if spec_release(r.since) == (1, 0, 0) and r.is_spec)
+NEEDS_ROOT = pytest.mark.skipif(
+    os.geteuid() != 0, reason="environment: the plugin probes a runtime as root"
+)
+
+
+def _spec_level_run(pytester: pytest.Pytester, *args: str, only_newer: bool = False) -> Any:
+    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0) and r.citable)
+    older = next(
+        r for r in catalogue() if spec_release(r.since) == (1, 0, 0) and r.is_spec and r.citable
+    )
     fake = pytester.path / "fakert"
     fake.write_text(SPEC_LEVEL_RUNTIME)
     fake.chmod(0o755)
-    pytester.makepyfile(SPEC_LEVEL_CHECKS.format(newer=newer.id, older=older.id))
-    result = pytester.runpytest("--runc", f"--runc-binary={fake}", "-rs", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    checks = SPEC_LEVEL_CHECKS.format(newer=newer.id, older=older.id)
+    if only_newer:
+        checks = checks[: checks.index(f'@pytest.mark.oci_rule("{older.id}")')]
+    pytester.makepyfile(checks)
+    return pytester.runpytest(
+        "--runc", f"--runc-binary={fake}", "-rs", "-p", "no:cacheprovider", *args
+    )
+
+
+@NEEDS_ROOT
+def test_failure_of_a_rule_newer_than_the_runtime_claims_is_beyond_level_failed(pytester):
+    """A failed check of a rule after ociVersionMax is "beyond-level failed": not a skip,
+    not a failure of the run, counted and listed; a pass stays a pass and an older
+    rule's failure stays a failure."""
+    newer = next(r for r in catalogue() if spec_release(r.since) == (1, 3, 0) and r.citable)
+    result = _spec_level_run(pytester, "--junitxml=j.xml")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1 and outcomes.get("failed") == 1, outcomes
+    assert "skipped" not in outcomes, outcomes
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed, 1 beyond-level failed*"])
+    result.stdout.no_fnmatch_line("*SKIPPED*runtime:*")
     result.stdout.fnmatch_lines(
         [
-            f"SKIPPED *runtime: the runtime claims runtime-spec up to 1.0.2-dev*{newer.id}"
-            "*it failed: AssertionError: the newer behaviour is missing*"
+            "*failed beyond the runtime's claimed spec level (1)*",
+            "*test_newer_rule_fails: AssertionError: the newer behaviour is missing",
+            f"*claims runtime-spec up to 1.0.2-dev*{newer.id} (spec 1.3.0) came later*",
         ]
     )
+    props = [
+        p.get("value", "")
+        for p in ET.parse(pytester.path / "j.xml").getroot().iter("property")
+        if p.get("name") == "oci_failed_beyond_level"
+    ]
+    assert len(props) == 1 and "the newer behaviour is missing" in props[0]
+
+
+@NEEDS_ROOT
+def test_beyond_level_failures_alone_leave_the_exit_status_0_and_are_in_the_report(pytester):
+    result = _spec_level_run(pytester, "-v", "--runc-report=r.json", only_newer=True)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_newer_rule_fails BEYOND-LEVEL FAILED*"])
+    document = json.loads((pytester.path / "r.json").read_text())
+    assert schema_errors("report", document) == []
+    (record,) = [r for r in document["records"] if r["nodeid"].endswith("test_newer_rule_fails")]
+    assert record["outcome"] == "beyond-level-failed"
+    assert record["message"] == "AssertionError: the newer behaviour is missing"
+    assert "1.0.2-dev" in record["beyond_level"] and "skip_class" not in record
+    assert document["summary"]["beyond-level-failed"] == 1
+    assert document["summary"]["skipped"] == 0
+
+
+@NEEDS_ROOT
+@pytest.mark.parametrize("how", ["option", "env", "ini"])
+def test_fail_beyond_level_makes_them_plain_failures(pytester, monkeypatch, how):
+    args: list[str] = ["--runc-report=r.json"]
+    if how == "option":
+        args.append("--runc-fail-beyond-level")
+    elif how == "env":
+        monkeypatch.setenv("PYTEST_RUNC_FAIL_BEYOND_LEVEL", "1")
+    else:
+        pytester.makeini("[pytest]\nrunc_fail_beyond_level = yes\n")
+    result = _spec_level_run(pytester, *args, only_newer=True)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
+    result.stdout.fnmatch_lines(["*beyond the claimed spec level*"])
+    document = json.loads((pytester.path / "r.json").read_text())
+    (record,) = [r for r in document["records"] if r["nodeid"].endswith("test_newer_rule_fails")]
+    assert record["outcome"] == "failed" and "1.0.2-dev" in record["beyond_level"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def a_spec_rule(document: str = "config"):
-    return next(r for r in catalogue() if r.document == document)
+    return next(r for r in catalogue() if r.document == document and r.citable)
 
 
 def a_cli_rule():
@@ -207,3 +208,198 @@ class TestRulesCommand:
         if rule.status == "testable":
             assert record["state"] == "checked"
             assert record["checks"] == ["conformance/test_x.py::test_y"]
+
+
+class TestExactCitations:
+    def test_citing_a_not_testable_statement_is_a_collection_error(self, pytester):
+        untestable = catalogue()["config.process.cwd-absolute"]
+        assert untestable.status == "not_testable"
+        pytester.makepyfile(
+            f"""
+            import pytest
+            @pytest.mark.oci_rule({untestable.id!r})
+            def test_relative_cwd(): pass
+            """
+        )
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        result.stdout.fnmatch_lines(
+            [
+                "*ERROR collecting*",
+                f"*test_relative_cwd: @pytest.mark.oci_rule cites {untestable.id!r}, which the"
+                " catalogue marks not testable (constrains the config author*",
+            ]
+        )
+
+    def test_the_switch_tolerates_only_the_listed_pairs(self, pytester, monkeypatch):
+        from pytest_runc.rules import markers
+
+        monkeypatch.setattr(
+            markers,
+            "PENDING_UNTESTABLE_CITATIONS",
+            frozenset({("test_switch.py::test_a", "config.process.cwd-absolute")}),
+        )
+        pytester.makepyfile(
+            test_switch="""
+            import pytest
+            @pytest.mark.oci_rule("config.process.cwd-absolute")
+            def test_a(): pass
+            @pytest.mark.oci_rule("config.process.cwd-absolute")
+            def test_b(): pass
+            """
+        )
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+        result.stdout.fnmatch_lines(["*test_b: @pytest.mark.oci_rule cites*"])
+        result.stdout.no_fnmatch_line("*test_a: @pytest.mark.oci_rule cites*")
+
+    def test_context_marker_is_not_counted_and_may_name_any_catalogued_statement(self, pytester):
+        decided = a_spec_rule("runtime")
+        pytester.makepyfile(
+            test_context=f"""
+            import pytest
+            @pytest.mark.oci_rule({decided.id!r})
+            @pytest.mark.oci_rule_context("config.process.cwd-absolute")
+            def test_x(): assert False, "intended"
+            """
+        )
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(
+            ["*touched, not decided, by this check:*", "*config.process.cwd-absolute (MUST)*"]
+        )
+        coverage = collect_coverage(pytester.path)
+        assert coverage == {decided.id: ["test_context.py::test_x"]}
+        summary = summarize(catalogue(), coverage)
+        states = {r["id"]: r["state"] for r in summary["rules"]}
+        assert states[decided.id] == "checked"
+        assert states["config.process.cwd-absolute"] == "not_testable"
+
+    def test_unknown_id_in_the_context_marker_is_a_collection_error(self, pytester):
+        pytester.makepyfile(
+            """
+            import pytest
+            @pytest.mark.oci_rule_context("config.nowhere.nothing")
+            def test_x(): pass
+            """
+        )
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.stdout.fnmatch_lines(["*unknown rule id 'config.nowhere.nothing'*oci_rule_context*"])
+
+    def test_no_shipped_check_cites_a_statement_that_is_not_testable(self):
+        cited = load_coverage()
+        known = catalogue()
+        bad = sorted(i for i in cited if i in known and not known[i].citable)
+        assert not bad, f"checks cite statements that are not testable: {bad}"
+
+
+class TestCatalogueFixes:
+    def test_not_recommended_memory_fields_are_catalogued(self):
+        for field in ("kernel", "kernel-tcp"):
+            rule = catalogue()[f"config-linux.memory.{field}-not-recommended"]
+            assert rule.level == "NOT RECOMMENDED" and rule.since == "1.1.0"
+            assert rule.status == "not_testable"
+
+    def test_schemata_ordering_is_catalogued(self):
+        rule = catalogue()["config-linux.intelrdt.schemata-written-last"]
+        assert rule.level == "MUST" and rule.since == "1.3.0" and rule.requires == ("resctrl",)
+
+    def test_intel_rdt_runtime_statements_are_testable_on_a_resctrl_host(self):
+        rdt = [r for r in catalogue() if r.id.startswith("config-linux.intelrdt.")]
+        needs_host = [r for r in rdt if r.requires]
+        assert len(needs_host) == 22, [r.id for r in needs_host]
+        assert all(r.status == "testable" and r.requires == ("resctrl",) for r in needs_host)
+        # the statements about the config's values still constrain its author
+        assert catalogue()["config-linux.intelrdt.l3-schema-prefix"].status == "not_testable"
+
+    @pytest.mark.parametrize(
+        ("rule_id", "since"),
+        [
+            ("config.mount-options.noexec", "1.0.0"),
+            ("config.mount-options.nodev", "1.0.0"),
+            ("config.mount-options.rprivate", "1.0.0"),
+            ("config.mount-options.unknown-as-fs-data", "1.0.0"),
+            ("config.mount-options.rnoexec", "1.1.0"),
+            ("config.hooks.poststop-runs-in-runtime-ns", "1.0.2"),
+            ("config.hooks-prestart.path-resolves-in-runtime-ns", "1.0.2"),
+            ("config-linux.intelrdt.l3-schema-prefix", "1.0.2"),
+            ("config-linux.intelrdt.l3-schema-single-line", "1.0.2"),
+            ("config-linux.intelrdt.default-closid-container-id", "1.0.0"),
+        ],
+    )
+    def test_since_is_when_the_behaviour_became_required(self, rule_id, since):
+        rule = catalogue()[rule_id]
+        assert rule.since == since
+        if since != "1.1.0":
+            assert rule.since_note, f"{rule_id}: re-dated without a note of the tag diff"
+
+    @pytest.mark.parametrize(
+        ("entry", "problem"),
+        [
+            ({"requires": ["gpu"]}, "requires"),
+            ({"requires": ["resctrl"], "status": "not_testable", "reason": "r"}, "is not_testable"),
+        ],
+    )
+    def test_bad_host_requirements_are_refused(self, tmp_path, entry, problem):
+        good = {**a_spec_rule().to_json(), **entry}
+        (tmp_path / "config.json").write_text(json.dumps([good]))
+        with pytest.raises(CatalogueError, match=problem):
+            load_catalogue(tmp_path)
+
+    def test_rules_text_names_the_host_requirement(self):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest_runc", "rules"],
+            cwd=REPO, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert "config-linux.intelrdt.tasks-file (MUST) [host: needs resctrl]" in done.stdout
+
+
+class TestSpecDiff:
+    def test_extraction_counts_keywords_not_words_about_them(self):
+        from pytest_runc.rules.specdiff import extract
+
+        text = "\n".join(
+            [
+                "## <a name='x' />Mounts",
+                "The runtime MUST mount them in order and SHOULD NOT skip one.",
+                'Runtimes MUST/SHOULD/MAY implement these; the "MUST" ones are mount(8)\'s.',
+                "* **`kernel`** *(int64, OPTIONAL, NOT RECOMMENDED)* - a limit",
+                "### Example",
+                "If that fails the runtime MUST generate an error.",
+                "```json",
+                '"MUST": "not in code"',
+                "```",
+                "The value must be written last.",
+            ]
+        )
+        found = [(s.section, s.level) for s in extract(text, "config")]
+        assert found == [
+            ("Mounts", "MUST"),
+            ("Mounts", "SHOULD NOT"),
+            ("Mounts", "NOT RECOMMENDED"),
+            ("Mounts", "MUST"),
+        ]
+
+    def test_catalogue_matches_the_pinned_spec_text(self):
+        from pytest_runc.rules.specdiff import compare, load_statements
+
+        result = compare(load_statements(), catalogue())
+        assert result["differences"] == [], result["differences"]
+        assert result["in_spec_not_in_catalogue"] == 0 == result["in_catalogue_not_in_spec"]
+
+    def test_spec_diff_command(self):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest_runc", "rules", "--spec-diff"],
+            cwd=REPO, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "in the spec, not in the catalogue: 0" in done.stdout
+
+    @pytest.mark.skipif(
+        not os.environ.get("PYTEST_RUNC_SPEC_SOURCE"),
+        reason="environment: set PYTEST_RUNC_SPEC_SOURCE to a runtime-spec checkout or git dir",
+    )
+    def test_shipped_extraction_is_the_tags_text(self):
+        from pytest_runc.rules.specdiff import extract_all, load_statements, read_spec
+
+        source = Path(os.environ["PYTEST_RUNC_SPEC_SOURCE"])
+        assert extract_all(read_spec(source)) == load_statements()

@@ -109,6 +109,8 @@ def _load(path: Path) -> DepartureFile:
             )
             for entry in data["departures"]
         )
+        for entry in entries:
+            _check_rule(path, entry.rule)
         return DepartureFile(
             path=path,
             runtime=str(data["runtime"]),
@@ -118,6 +120,20 @@ def _load(path: Path) -> DepartureFile:
         )
     except (KeyError, TypeError) as exc:
         raise DeparturesError(f"{path.name}: malformed departures file: {exc!r}") from None
+
+
+def _check_rule(path: Path, rule_id: str) -> None:
+    """A departure names a testable statement: one a check may cite, and so fail."""
+    from pytest_runc.rules import catalogue
+
+    rule = catalogue().rules.get(rule_id)
+    if rule is None:
+        raise DeparturesError(f"{path.name}: {rule_id!r} is not a catalogued rule")
+    if not rule.citable:
+        raise DeparturesError(
+            f"{path.name}: {rule_id!r} is {rule.status.replace('_', ' ')} ({rule.reason});"
+            " a runtime departs only from a testable statement"
+        )
 
 
 @lru_cache(maxsize=1)

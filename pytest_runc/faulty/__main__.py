@@ -1,4 +1,4 @@
-"""Entry point of a faulty runtime: ``python -m pytest_runc.faulty FAULT REAL ARGS...``."""
+"""Entry point of a faulty or tolerant runtime: ``python -m pytest_runc.faulty NAME REAL ARGS...``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import json
 import os
 import sys
 
-from pytest_runc.faulty import FAULTS
+from pytest_runc.faulty import FAULTS, TOLERANCES, tolerance
 from pytest_runc.faulty.behaviours import Call, exit_of, run
 
 
 def main(argv: list[str]) -> int:
     fault_name, real_binary, *args = argv
-    fault = FAULTS[fault_name]
     call = Call.parse(real_binary, args)
+    if fault_name in TOLERANCES:
+        return tolerance.main(fault_name, call)
+    fault = FAULTS[fault_name]
 
     if fault.mutate is not None and call.command in {"create", "run"}:
         config_path = call.bundle / "config.json"

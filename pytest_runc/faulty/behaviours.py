@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -83,10 +84,65 @@ def _rewrite_states(text: str, fix: Callable[[dict[str, Any]], None]) -> str:
     return json.dumps(data, indent=2)
 
 
+#: Names the directory where a faulty runtime keeps what it must remember
+#: between calls (which containers it pretends to have paused). Set by the
+#: wrapper script of ``write_wrapper``: one directory per fault, in the
+#: harness's own temporary directory.
+STATE_DIR_ENV = "FAULTY_STATE_DIR"
+
+
+def _not_ours(found: os.stat_result) -> str | None:
+    """Why a directory (its ``lstat``) is not one only we can change, or None."""
+    if stat.S_ISLNK(found.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(found.st_mode):
+        return "is not a directory"
+    if found.st_uid != os.geteuid():
+        return f"belongs to uid {found.st_uid}, not to us ({os.geteuid()})"
+    if found.st_mode & 0o022:
+        return f"may be written by group or others (mode {stat.S_IMODE(found.st_mode):o})"
+    return None
+
+
+def _state_dir() -> Path:
+    """The faulty runtime's state directory, made (0700) or checked to be ours.
+
+    A faulty runtime runs as root. There is no default: a fixed one such as
+    ``/tmp/pytest-runc-faulty`` lets any local user plant that name first (a
+    link to ``/etc``, or a directory of their own holding links) and make
+    root create or remove files where they choose. So the directory must be
+    named, its parent must exist, and it must be a real directory (not a
+    link) owned by our effective uid that nobody else may write: then nobody
+    else can put a name in it either. Anything else ends the call with an error.
+    """
+    named = os.environ.get(STATE_DIR_ENV, "")
+    if not named or not os.path.isabs(named):
+        sys.exit(
+            f"pytest_runc.faulty: {STATE_DIR_ENV} is {named or 'not set'}; it must name an"
+            " absolute directory for this runtime's state (write_wrapper sets it)"
+        )
+    directory = Path(named)
+    try:
+        os.mkdir(directory, 0o700)  # the parent must exist: no parents made as root
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        sys.exit(f"pytest_runc.faulty: cannot make {STATE_DIR_ENV} {directory}: {exc}")
+    problem = _not_ours(os.lstat(directory))
+    if problem:
+        sys.exit(f"pytest_runc.faulty: {STATE_DIR_ENV} {directory} {problem}; refusing to use it")
+    return directory
+
+
+def _marker(name: str) -> Path:
+    """A file in the state directory; ``name`` (made from a container id) stays one component."""
+    if "/" in name or name in {"", ".", ".."} or "\0" in name:
+        sys.exit(f"pytest_runc.faulty: {name!r} cannot name a state file")
+    return _state_dir() / name
+
+
 def _paused_marker(container_id: str) -> Path:
-    directory = Path(os.environ.get("FAULTY_STATE_DIR", "/tmp/pytest-runc-faulty"))
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"paused-{container_id}"
+    return _marker(f"paused-{container_id}")
 
 
 def state_lies(call: Call) -> int | None:
@@ -238,7 +294,7 @@ def _once(call: Call, what: str) -> bool:
     Faults that break a rule once per container: the suite's teardown (resume,
     state, delete) then meets the real runtime and leaves nothing behind.
     """
-    marker = _paused_marker(call.container_id).with_name(f"{what}-{call.container_id}")
+    marker = _marker(f"{what}-{call.container_id}")
     if marker.exists():
         return False
     marker.touch()

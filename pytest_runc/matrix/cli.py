@@ -33,23 +33,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> int:
+    sys.stderr.write(f"python -m pytest_runc report merge: error: {message}\n")
+    return 2
+
+
 def main(argv: Sequence[str]) -> int:
     """Exit 0 with the matrix; 2 with one line naming the bad file and the fix."""
     args = _parser().parse_args(list(argv))
     try:
         reports = [(str(path), load_report(path)) for path in args.reports]
     except ReportError as exc:
-        sys.stderr.write(f"python -m pytest_runc report merge: error: {exc}\n")
-        return 2
+        return _error(str(exc))
     text = RENDERERS[args.format](build(reports))
     if args.output is None:
         sys.stdout.write(text)
         return 0
+    # Imported here: it pulls in pytest, which printing to stdout does not need.
+    from pytest_runc.jsonreport import write_file_atomically
+
     try:
-        args.output.write_text(text, encoding="utf-8")
+        # Often run as root in a shared directory: a fresh file renamed into
+        # place, never a write through whatever link sits at the name.
+        write_file_atomically(args.output, text)
     except OSError as exc:
-        sys.stderr.write(
-            f"python -m pytest_runc report merge: error: cannot write {args.output}: {exc}\n"
-        )
-        return 2
+        return _error(str(exc))
     return 0

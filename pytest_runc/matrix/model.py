@@ -3,6 +3,9 @@
 A cell says how a rule stood in one run, from the checks carrying its id:
 
 - ``failed``: a check of it failed (an xfail that is not a declared departure counts too);
+- ``beyond-level-failed``: a check of it failed, and the rule is newer than the spec
+  version the runtime claims (its ``ociVersionMax``): not a failure of that run,
+  never "unsupported" either;
 - ``departure``: the runtime declares that it differs (strict xfail, or skipped as such);
 - ``passed``: its checks that ran passed;
 - ``unsupported``: skipped because the runtime does not claim the feature (``runtime:``);
@@ -10,11 +13,17 @@ A cell says how a rule stood in one run, from the checks carrying its id:
 - ``not-run``: skipped for the environment or another reason, or not in that report.
 
 When a rule's checks disagree, the first of that list wins.
+
+Rows come in two profiles, shown in this order: the OCI verdict (``oci_rule``
+rows: the runtime spec, what ``pytest -m "not runc_cli"`` checks) and then
+runc's CLI conventions (``runc_cli`` rows); checks without a rule id last.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +31,30 @@ from typing import Any
 
 from pytest_runc.rules import SPEC_DOCUMENTS, Rule, catalogue
 
-STATES = ("failed", "departure", "passed", "unsupported", "host-lacks", "not-run")
+STATES = (
+    "failed",
+    "beyond-level-failed",
+    "departure",
+    "passed",
+    "unsupported",
+    "host-lacks",
+    "not-run",
+)
+#: Row profiles in the order ``report merge`` shows them: the spec first.
+PROFILES = ("spec", "runc-cli", "no-rule")
+PROFILE_TITLES = {
+    "spec": 'OCI runtime spec: the OCI verdict (oci_rule checks, -m "not runc_cli")',
+    "runc-cli": "runc CLI conventions (runc_cli checks)",
+    "no-rule": "checks without a rule id",
+}
 #: Reports this reader understands (``version`` of report.schema.json).
 READABLE_VERSIONS = (1,)
 NO_RULE = "(no rule id)"
+#: Deepest nesting of arrays and objects a report may have. A real one nests
+#: about 8 deep (runtime, features, linux, seccomp, ...); far deeper input is
+#: not a report, and would blow Python's recursion limit in json, jsonschema
+#: or the renderers (a RecursionError traceback instead of an error line).
+MAX_DEPTH = 100
 
 
 class ReportError(ValueError):
@@ -63,6 +92,13 @@ class Row:
     def differs(self) -> bool:
         return len(set(self.cells.values())) > 1
 
+    @property
+    def profile(self) -> str:
+        """``spec`` (an oci_rule statement), ``runc-cli`` or ``no-rule``."""
+        if self.rule is None:
+            return "no-rule"
+        return "spec" if self.rule.is_spec else "runc-cli"
+
 
 @dataclass
 class Matrix:
@@ -74,15 +110,21 @@ class Matrix:
     def differences(self) -> list[Row]:
         return [row for row in self.rows if row.differs()]
 
-    def summary(self) -> dict[str, dict[str, int]]:
-        """Per column: how many rules are in each state."""
+    def summary(self, profile: str | None = None) -> dict[str, dict[str, int]]:
+        """Per column: how many rules (of one profile, or all) are in each state."""
         counts: dict[str, dict[str, int]] = {}
         for column in self.columns:
             per = {state: 0 for state in STATES}
             for row in self.rows:
-                per[row.cells[column.label]] += 1
+                if profile is None or row.profile == profile:
+                    per[row.cells[column.label]] += 1
             counts[column.label] = per
         return counts
+
+    def profiles(self) -> list[str]:
+        """The profiles that have rows, spec first."""
+        present = {row.profile for row in self.rows}
+        return [profile for profile in PROFILES if profile in present]
 
     def groups(self) -> list[tuple[str, str, list[Row]]]:
         """(document, section, rows) in reading order."""
@@ -106,10 +148,12 @@ class Matrix:
                 for c in self.columns
             ],
             "summary": self.summary(),
+            "profiles": {profile: self.summary(profile) for profile in self.profiles()},
             "differences": [row.key for row in self.differences()],
             "rows": [
                 {
                     "rule": row.key,
+                    "profile": row.profile,
                     "document": row.document,
                     "section": row.section,
                     "level": row.rule.level if row.rule else None,
@@ -126,29 +170,113 @@ class Matrix:
         }
 
 
-def load_report(path: Path) -> dict[str, Any]:
-    """A report file, checked enough to merge; ReportError naming the file otherwise."""
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, for an error message."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _read_text(path: Path) -> str:
+    """The text of a regular file; ReportError for anything else.
+
+    Opened with ``O_NONBLOCK`` and checked with ``fstat`` on the descriptor
+    before any read: opening a FIFO for reading otherwise blocks until a
+    writer comes (forever), and reading ``/dev/zero`` never ends. Checking the
+    descriptor, not the name, leaves no window to swap the file in between.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError:
         raise ReportError(f"{path}: no such file (write one with pytest --runc-report)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot read it: {exc}") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)  # before fdopen, which refuses a directory
+        raise ReportError(
+            f"{path}: is {_file_kind(mode)}, not a report file (write one with"
+            " pytest --runc-report)"
+        )
+    with os.fdopen(fd, "rb") as stream:
+        try:
+            data = stream.read()
+        except OSError as exc:
+            raise ReportError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects in ``value`` nest deeper than ``limit`` (without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: an error message names the file and the problem in one line."""
+    return " ".join(text.split())
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """A report file, checked enough to merge; ReportError naming the file otherwise.
+
+    Every problem is a one-line ReportError: no such file, not a regular file
+    (a directory, a FIFO, a device), not UTF-8, not JSON, nested deeper than
+    :data:`MAX_DEPTH`, not a report, a version this reader does not know, or
+    a document that does not match ``report.schema.json``.
+    """
+    text = _read_text(path)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ReportError(
+            f"{path}: nested deeper than Python's JSON reader allows; not a --runc-report file"
+        ) from None
     except ValueError as exc:
-        raise ReportError(f"{path}: not JSON ({exc}); is it a --runc-report file?") from None
+        raise ReportError(
+            f"{path}: not JSON ({_one_line(str(exc))}); is it a --runc-report file?"
+        ) from None
+    if _too_deep(data):
+        raise ReportError(
+            f"{path}: arrays and objects nested more than {MAX_DEPTH} deep;"
+            " not a --runc-report file"
+        )
     if not isinstance(data, dict) or "records" not in data or "version" not in data:
         raise ReportError(f"{path}: not a pytest-runc report (no `version` and `records`)")
-    if data["version"] not in READABLE_VERSIONS:
+    version = data["version"]
+    # `True == 1` in Python: only a real integer is a version this reader knows.
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise ReportError(
-            f"{path}: report version {data['version']!r}; this pytest-runc reads"
+            f"{path}: report version {_one_line(repr(version))[:80]}; this pytest-runc reads"
             f" {', '.join(map(str, READABLE_VERSIONS))} (upgrade pytest-runc to merge it)"
         )
     from pytest_runc.schemas import schema_errors
 
     errors = schema_errors("report", data)
     if errors:
-        shown = "\n  ".join(errors[:5])
-        raise ReportError(f"{path}: does not match report.schema.json:\n  {shown}")
+        shown = "; ".join(_one_line(error)[:200] for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise ReportError(f"{path}: does not match report.schema.json: {shown}{more}")
     return data
 
 
@@ -156,8 +284,8 @@ def cell_of(record: dict[str, Any]) -> str:
     """The state one check gives its rules."""
     outcome = record["outcome"]
     kind = record.get("skip_class")
-    if outcome == "failed":
-        return "failed"
+    if outcome in ("failed", "beyond-level-failed"):
+        return str(outcome)
     if outcome == "xfailed":
         return "departure" if kind == "departure" else "failed"
     if outcome in ("passed", "xpassed"):

@@ -5,19 +5,22 @@ from __future__ import annotations
 import html
 import json
 
-from pytest_runc.matrix.model import STATES, Column, Matrix, Row
+from pytest_runc.matrix.model import PROFILE_TITLES, STATES, Column, Matrix, Row
 
 #: What a reader sees in a Markdown cell; the words stay, the marks help scanning.
 MARKS = {
     "passed": "✅ passed",
     "failed": "❌ failed",
+    "beyond-level-failed": "🔶 beyond-level-failed",
     "departure": "⚠️ departure",
     "unsupported": "🚫 unsupported",
     "host-lacks": "🖥️ host-lacks",
     "not-run": "· not-run",
 }
 LEGEND = (
-    "passed: its checks passed · failed: a check failed · departure: the runtime declares"
+    "passed: its checks passed · failed: a check failed · beyond-level-failed: a check"
+    " failed, and the rule is newer than the spec version the runtime claims (not a"
+    " failure of that run) · departure: the runtime declares"
     " it differs (strict xfail) · unsupported: the runtime does not claim it (`runtime:`"
     " skip) · host-lacks: the host lacks it (`host:` skip) · not-run: skipped for the"
     " environment, or not in that report"
@@ -53,11 +56,13 @@ def markdown(matrix: Matrix) -> str:
     """Summary per column, then the differences, then every rule by document and section."""
     labels = [c.label for c in matrix.columns]
     out = ["# OCI runtime conformance matrix (pytest-runc)", ""]
-    out += ["## Summary (rules per state)", ""]
-    out.append("| runtime@host | " + " | ".join(STATES) + " |")
-    out.append("|---|" + "---:|" * len(STATES))
-    for label, counts in matrix.summary().items():
-        out.append(f"| {_md(label)} | " + " | ".join(str(counts[s]) for s in STATES) + " |")
+    for profile in matrix.profiles():
+        out += [f"## Summary: {PROFILE_TITLES[profile]}, rules per state", ""]
+        out.append("| runtime@host | " + " | ".join(STATES) + " |")
+        out.append("|---|" + "---:|" * len(STATES))
+        for label, counts in matrix.summary(profile).items():
+            out.append(f"| {_md(label)} | " + " | ".join(str(counts[s]) for s in STATES) + " |")
+        out.append("")
     out += ["", *[f"- **{_md(c.label)}**: {_md(_describe(c))}" for c in matrix.columns], ""]
     header = "| rule | " + " | ".join(_md(label) for label in labels) + " |"
     rule_line = "|---|" + "---|" * len(labels)
@@ -87,6 +92,7 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}
 th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#eee}
 td.passed{background:#d9f2d9}td.failed{background:#f7c6c6;font-weight:bold}
+td.beyond-level-failed{background:#fbd9a5;font-weight:bold}
 td.departure{background:#fde9b8}td.unsupported{background:#e3e3f7}
 td.host-lacks{background:#e8e8e8}td.not-run{color:#777}
 tr.differs td:first-child{border-left:4px solid #c00}
@@ -128,19 +134,23 @@ def html_page(matrix: Matrix) -> str:
         "<title>OCI runtime conformance matrix (pytest-runc)</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>OCI runtime conformance matrix (pytest-runc)</h1>",
-        "<h2>Summary (rules per state)</h2>",
-        '<table id="summary"><tr><th>runtime@host</th>'
-        + "".join(f"<th>{_h(s)}</th>" for s in STATES)
-        + "<th>run</th></tr>",
     ]
-    for column in matrix.columns:
-        counts = matrix.summary()[column.label]
-        out.append(
-            f'<tr data-column="{_h(column.label)}"><th>{_h(column.label)}</th>'
-            + "".join(f'<td class="{s}">{counts[s]}</td>' for s in STATES)
-            + f"<td>{_h(_describe(column))}</td></tr>"
-        )
-    out.append("</table>")
+    for profile in matrix.profiles():
+        summary = matrix.summary(profile)
+        out += [
+            f"<h2>Summary: {_h(PROFILE_TITLES[profile])}, rules per state</h2>",
+            f'<table id="summary-{profile}"><tr><th>runtime@host</th>'
+            + "".join(f"<th>{_h(s)}</th>" for s in STATES)
+            + "<th>run</th></tr>",
+        ]
+        for column in matrix.columns:
+            counts = summary[column.label]
+            out.append(
+                f'<tr data-column="{_h(column.label)}"><th>{_h(column.label)}</th>'
+                + "".join(f'<td class="{s}">{counts[s]}</td>' for s in STATES)
+                + f"<td>{_h(_describe(column))}</td></tr>"
+            )
+        out.append("</table>")
     differences = matrix.differences()
     out.append(f"<h2>Differences ({len(differences)} rules)</h2>")
     if differences:

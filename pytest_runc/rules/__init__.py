@@ -1,10 +1,17 @@
 """The rule catalogue: every normative statement of the OCI runtime spec, and runc's CLI conventions.
 
-Each statement (MUST, MUST NOT, SHOULD, SHOULD NOT, REQUIRED) of the pinned
-runtime-spec version has one entry with a stable id
-``<document>.<section>.<statement>`` (``config-linux.namespaces.path-joins``),
-its level, section, a one-line summary in our words, a link, and whether it
-is testable on Linux. runc's CLI conventions that the spec does not cover
+Each statement (MUST, MUST NOT, SHOULD, SHOULD NOT, REQUIRED, RECOMMENDED,
+NOT RECOMMENDED) of the pinned runtime-spec version has one entry with a
+stable id ``<document>.<section>.<statement>``
+(``config-linux.namespaces.path-joins``), its level, section, a one-line
+summary in our words, a link, and whether it is testable on Linux.
+``since`` is the first spec release that *required the behaviour* (found by
+diffing the tags, not by finding the sentence: config.md 1.0 already required
+mount(8)'s options that 1.1 put in a table); ``since_note`` says which tag diff
+showed it when that differs from where the sentence first appears.
+``requires`` names host features a testable statement needs
+(``["resctrl"]``): its checks skip with a ``host:`` reason where the host lacks
+them, and run where it has them. runc's CLI conventions that the spec does not cover
 (``list``, ``ps``, ``pause``, ``exec`` options ...) live in ``runc-cli*``
 documents with the same shape.
 
@@ -37,10 +44,21 @@ SPEC_DOCUMENTS = (
     "features",
     "features-linux",
 )
-LEVELS = ("MUST", "MUST NOT", "REQUIRED", "SHOULD", "SHOULD NOT")
+LEVELS = (
+    "MUST",
+    "MUST NOT",
+    "REQUIRED",
+    "SHOULD",
+    "SHOULD NOT",
+    "RECOMMENDED",
+    "NOT RECOMMENDED",
+)
 #: How a statement stands on Linux. ``testable`` ones are checked or to-do,
 #: depending on whether a conformance check carries their id.
 STATUSES = ("testable", "not_applicable", "not_testable")
+#: Host features a statement may require (``requires``): each is a thing a host
+#: has or lacks, probed by the check itself (which skips with ``host:``).
+HOST_FEATURES = ("resctrl",)
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*){2,}$")
 
 CATALOGUE_DIR = Path(__file__).with_name("catalogue")
@@ -63,8 +81,15 @@ class Rule:
     url: str
     status: str = "testable"
     reason: str = ""  # why not applicable / not testable
-    since: str = "1.0.0"  # first spec version with this statement
+    since: str = "1.0.0"  # first spec version that required the behaviour
     platform: str = "linux"  # linux, windows, solaris, vm, zos, freebsd, any
+    since_note: str = ""  # which tag diff dated it, when not where the sentence appeared
+    requires: tuple[str, ...] = ()  # host features its checks need (HOST_FEATURES)
+
+    @property
+    def citable(self) -> bool:
+        """Whether a check may cite it in ``@pytest.mark.oci_rule``/``runc_cli``."""
+        return self.status == "testable"
 
     @property
     def is_spec(self) -> bool:
@@ -87,6 +112,8 @@ class Rule:
             "reason": self.reason,
             "since": self.since,
             "platform": self.platform,
+            "since_note": self.since_note,
+            "requires": list(self.requires),
         }
 
 
@@ -110,8 +137,11 @@ class Catalogue:
 
 
 def _rule_from(entry: Mapping[str, Any], source: Path) -> Rule:
+    fields = dict(entry)
+    if isinstance(fields.get("requires"), list):
+        fields["requires"] = tuple(fields["requires"])
     try:
-        rule = Rule(**entry)
+        rule = Rule(**fields)
     except TypeError as exc:
         raise CatalogueError(f"{source.name}: bad entry {entry.get('id')!r}: {exc}") from None
     if not ID_PATTERN.match(rule.id) or not rule.id.startswith(rule.document + "."):
@@ -122,6 +152,17 @@ def _rule_from(entry: Mapping[str, Any], source: Path) -> Rule:
         raise CatalogueError(f"{source.name}: {rule.id}: status {rule.status!r} not in {STATUSES}")
     if rule.status != "testable" and not rule.reason:
         raise CatalogueError(f"{source.name}: {rule.id}: {rule.status} needs a reason")
+    unknown = [feature for feature in rule.requires if feature not in HOST_FEATURES]
+    if unknown or not isinstance(rule.requires, tuple):
+        raise CatalogueError(
+            f"{source.name}: {rule.id}: requires {list(rule.requires)!r}: each must be one of"
+            f" {HOST_FEATURES}"
+        )
+    if rule.requires and rule.status != "testable":
+        raise CatalogueError(
+            f"{source.name}: {rule.id}: requires host features but is {rule.status};"
+            " a statement that needs a host feature is testable on a host that has it"
+        )
     return rule
 
 
@@ -154,6 +195,7 @@ def load_coverage(path: Path = COVERAGE_FILE) -> dict[str, list[str]]:
 __all__ = [
     "CATALOGUE_DIR",
     "COVERAGE_FILE",
+    "HOST_FEATURES",
     "LEVELS",
     "SPEC_DOCUMENTS",
     "SPEC_URL",

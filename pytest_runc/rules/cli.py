@@ -24,8 +24,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+def _needs(record: dict[str, Any]) -> str:
+    requires = record.get("requires") or []
+    return f" [host: needs {', '.join(requires)}]" if requires else ""
+
+
 def state_of(rule: Rule, checks: list[str]) -> str:
-    """checked / todo for testable rules; otherwise the catalogue's status."""
+    """checked / todo for testable rules; otherwise the catalogue's status.
+
+    ``checks`` are the exact citations only (``oci_rule``/``runc_cli``);
+    ``oci_rule_context`` never makes a statement checked.
+    """
     if rule.status != "testable":
         return rule.status
     return "checked" if checks else "todo"
@@ -93,7 +102,7 @@ def render_text(summary: dict[str, Any]) -> str:
     todo = [r for r in summary["rules"] if r["state"] == "todo"]
     if todo:
         lines += ["", f"To do ({len(todo)}):"]
-        lines += [f"  {r['id']} ({r['level']}): {r['summary']}" for r in todo]
+        lines += [f"  {r['id']} ({r['level']}){_needs(r)}: {r['summary']}" for r in todo]
     reasons = Counter(
         (r["state"], r["reason"]) for r in summary["rules"] if r["state"] in STATES[2:]
     )
@@ -139,6 +148,27 @@ def render_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spec_diff(source: str | None, write: Path | None, as_json: bool) -> int:
+    from pytest_runc.rules import specdiff
+
+    try:
+        if write is not None:
+            specdiff.write_statements(specdiff.extract_all(specdiff.read_spec(write)))
+        if source:
+            statements = specdiff.extract_all(specdiff.read_spec(Path(source)))
+        else:
+            statements = specdiff.load_statements()
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"python -m pytest_runc rules: {exc}\n")
+        return EXIT_USAGE
+    result = specdiff.compare(statements, catalogue())
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        sys.stdout.write(specdiff.render(result))
+    return 1 if result["differences"] else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(
         prog="python -m pytest_runc rules",
@@ -159,7 +189,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="collect --suite (default ./conformance) and rewrite the shipped coverage index",
     )
+    parser.add_argument(
+        "--spec-diff",
+        nargs="?",
+        const="",
+        metavar="SOURCE",
+        help="compare the catalogue with the spec text's normative keywords (per document,"
+        " section and level); SOURCE: a directory of the tag's *.md or a runtime-spec git"
+        " directory; default: the extraction shipped with the package. Exit 1 on a difference",
+    )
+    parser.add_argument(
+        "--write-spec-statements",
+        type=Path,
+        metavar="SOURCE",
+        help="extract the normative keywords of the pinned tag from SOURCE (as --spec-diff)"
+        " and rewrite the shipped extraction",
+    )
     args = parser.parse_args(argv)
+    if args.spec_diff is not None or args.write_spec_statements:
+        return _spec_diff(args.spec_diff, args.write_spec_statements, as_json=args.json)
     if args.update_coverage or args.suite:
         from pytest_runc.rules.coverage import collect_coverage, write_coverage
 

@@ -366,15 +366,15 @@ FAULTS += [
         {
             **{
                 f"{H}test_failing_create_hook_fails_create_and_destroys[{k}]": (
-                    f"create succeeded although its {k} hook failed"
+                    f"create with a failing {k} hook: `"
                 )
                 for k in ("prestart", "createRuntime", "createContainer")
             },
             H + "test_failing_start_container_hook_fails_start_and_stops": (
-                "start succeeded although its startContainer hook failed"
+                "start with a failing startContainer hook: `"
             ),
             H + "test_failing_poststart_hook_fails_start_and_stops": (
-                "start succeeded although its poststart hook failed"
+                "start with a failing poststart hook: `"
             ),
         },
         mutate=_each_hook(_failures_ignored),

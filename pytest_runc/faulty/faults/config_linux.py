@@ -694,7 +694,7 @@ FAULTS: list[Fault] = [
     Fault(
         "cl-listener-wrong-pid",
         "sends a container process state with another pid",
-        {SC + "test_listener_state_has_the_container_pid": "--pid-file says"},
+        {SC + "test_listener_state_has_the_container_pid": "which is not the container process"},
         intercept=listener_proxy("wrong-pid"),
     ),
     Fault(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pytest_runc.faulty import behaviours
@@ -81,6 +84,41 @@ def _drop_sysctl(config: Config) -> None:
 def _drop_env(config: Config) -> None:
     proc = config.get("process", {})
     proc["env"] = [e for e in proc.get("env", []) if e.startswith("PATH=") or e.startswith("PS1=")]
+
+
+def _program_found(bundle: Path, config: Config) -> bool:
+    """Whether process.args[0] is in the rootfs (on the process's PATH, or by its path)."""
+    process = config.get("process") or {}
+    args = process.get("args") or []
+    if not args:
+        return True  # not this fault's business
+    root = bundle / str((config.get("root") or {}).get("path", "rootfs"))
+    name = str(args[0])
+    if "/" in name:
+        return os.path.lexists(root / name.lstrip("/"))
+    env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
+    dirs = env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":")
+    return any(os.path.lexists(root / d.lstrip("/") / name) for d in dirs if d)
+
+
+def missing_program_runs_true(call: behaviours.Call) -> int | None:
+    """create/run of a process whose program is not in the container runs `true` instead."""
+    if call.command not in {"create", "run"}:
+        return None
+    path = call.bundle / "config.json"
+    try:
+        original = path.read_bytes()
+        config = json.loads(original)
+    except (OSError, ValueError):
+        return None
+    if _program_found(call.bundle, config):
+        return None
+    config["process"]["args"] = ["true"]
+    path.write_text(json.dumps(config))
+    try:
+        return behaviours.exit_of(behaviours.run(call.real).returncode)
+    finally:
+        path.write_bytes(original)
 
 
 S = "conformance/test_session.py::"
@@ -223,6 +261,12 @@ FAULTS: list[Fault] = [
         "a refused start exits 0",
         {E + "test_start_twice": "succeeded (exit 0) but must fail"},
         intercept=behaviours.refused_start_accepted,
+    ),
+    Fault(
+        "missing-program-runs-true",
+        "runs `true` when process.args[0] is not in the container, instead of failing",
+        {E + "test_executable_not_found": "succeeded (exit 0) but must fail"},
+        intercept=missing_program_runs_true,
     ),
     Fault(
         "readonly-ignored",

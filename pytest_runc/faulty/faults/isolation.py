@@ -168,7 +168,7 @@ FAULTS: list[Fault] = [
     Fault(
         "device-added",
         "adds /dev/kmsg to every container",
-        {D + "test_dev_holds_exactly_the_default_and_configured_devices": "['kmsg']"},
+        {D + "test_dev_holds_exactly_runcs_entries": "['kmsg']"},
         mutate=_add_device(_KMSG),
     ),
     Fault(
@@ -182,7 +182,7 @@ FAULTS: list[Fault] = [
         "creates none of linux.devices",
         {
             D + "test_configured_device_is_created": "/dev/prt-zero was not created",
-            D + "test_dev_holds_exactly_the_default_and_configured_devices": "lacks ['prt-zero']",
+            D + "test_dev_holds_the_default_and_configured_devices": "lacks ['prt-zero']",
         },
         mutate=_drop_devices,
     ),
