@@ -34,6 +34,7 @@ from pytest_runc.bundlecheck.gojson import (
 )
 from pytest_runc.bundlecheck.loader import load_config
 from pytest_runc.errors import RuntimeTimeout
+from pytest_runc.workdir import WorkDir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "configs"
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "poststart")
@@ -311,18 +312,25 @@ def test_timeout_advice_names_the_callers_flag():
     assert "--runc-timeout" in timeout_finding(exc, "--runc-timeout").fix
 
 
-def test_sudo_trial_removes_its_work_dir_with_sudo(bundle_factory, monkeypatch):
+def test_sudo_trial_removes_its_work_dir_with_sudo(bundle_factory, monkeypatch, tmp_path):
     made = bundle_factory("sudo-path", rootfs=False)
     made.config_path.write_text(json.dumps(base()))
+    # A base of its own, and the real removal after noting how it was asked
+    # for (without sudo here): nothing is left in the base of other runs.
+    monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path / "base"))
     calls = []
-    monkeypatch.setattr(
-        "pytest_runc.workdir.WorkDir.remove",
-        lambda self, **kwargs: calls.append(kwargs),
-    )
+    real_remove = WorkDir.remove
+
+    def remove(self: WorkDir, **kwargs: bool) -> None:
+        calls.append(kwargs)
+        real_remove(self)
+
+    monkeypatch.setattr("pytest_runc.workdir.WorkDir.remove", remove)
     loaded = load_config(made.path)
     with contextlib.suppress(Exception):
         run_trial(loaded, made.path, None, "/bin/false", sudo=True, timeout=5.0)
     assert calls == [{"sudo": True}]
+    assert not list((tmp_path / "base").glob("*/s-*")), "the trial left its directory"
 
 
 # -- D: verdicts on bundles as users hand them over -------------------------------------
