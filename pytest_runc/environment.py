@@ -63,20 +63,13 @@ def user_namespaces_available() -> bool:
 
 
 def probe_privilege(rootless: bool = False) -> Privilege:
-    """Root, else passwordless sudo, else rootless if asked and possible, else a
-    skip reason naming the ways to get there."""
+    """Root; else rootless when asked (never sudo then); else passwordless sudo;
+    else a skip reason naming the ways to get there."""
     if effective_uid() == 0:
         return Privilege(True, False, None)
-    if shutil.which("sudo"):
-        try:
-            done = subprocess.run(
-                ["sudo", "-n", "true"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL
-            )
-            if done.returncode == 0:
-                return Privilege(False, True, None)
-        except (OSError, subprocess.SubprocessError):
-            pass
     userns = user_namespaces_available()
+    # Asked for rootless, rootless it is: a CI runner's user has passwordless
+    # sudo, and choosing sudo would run a "rootless" job as root.
     if rootless and userns:
         return Privilege(False, False, None, rootless=True)
     if rootless:
@@ -86,6 +79,15 @@ def probe_privilege(rootless: bool = False) -> Privilege:
             f"not root (uid {effective_uid()}) and --runc-rootless needs unprivileged user"
             f" namespaces, which this host does not allow: {ROOT_FIX}",
         )
+    if shutil.which("sudo"):
+        try:
+            done = subprocess.run(
+                ["sudo", "-n", "true"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL
+            )
+            if done.returncode == 0:
+                return Privilege(False, True, None)
+        except (OSError, subprocess.SubprocessError):
+            pass
     hint = " (or pass --runc-rootless: user namespaces are available here)" if userns else ""
     return Privilege(False, False, f"not root (uid {effective_uid()}): {ROOT_FIX}{hint}")
 

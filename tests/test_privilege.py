@@ -338,3 +338,21 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime):
     finally:
         for path in (work, root_work):
             subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False)
+
+
+def test_explicit_rootless_is_rootless_even_with_passwordless_sudo(monkeypatch, tmp_path):
+    """A CI runner's user has passwordless sudo: --runc-rootless must not run as root."""
+    from pytest_runc import environment
+
+    write_script(
+        tmp_path / "bin" / "sudo", '[ "$1" = -n ] && shift\n[ "$1" = -- ] && shift\nexec "$@"\n'
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(environment, "effective_uid", lambda: 1000)
+    monkeypatch.setattr(environment, "user_namespaces_available", lambda: True)
+    asked = environment.probe_privilege(rootless=True)
+    assert (asked.rootless, asked.sudo, asked.problem) == (True, False, None)
+    assert environment.probe_privilege(rootless=False).sudo, "without the option, sudo is used"
+    monkeypatch.setattr(environment, "user_namespaces_available", lambda: False)
+    refused = environment.probe_privilege(rootless=True)
+    assert not refused.sudo and refused.problem and "--runc-rootless needs" in refused.problem
