@@ -76,6 +76,33 @@ def exit_of(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+def read_config(call: Call) -> tuple[bytes, dict[str, Any]] | None:
+    """For create/run: the bundle's config.json as written and as decoded; None
+    for other commands or a config that is not a JSON object."""
+    if call.command not in {"create", "run"}:
+        return None
+    try:
+        original = (call.bundle / "config.json").read_bytes()
+        config = json.loads(original)
+    except (OSError, ValueError):
+        return None
+    return (original, config) if isinstance(config, dict) else None
+
+
+def run_with_config(call: Call, edit: Callable[[dict[str, Any]], bool]) -> int | None:
+    """create/run with config.json changed by ``edit`` (True: it changed something),
+    put back the moment the command returns; None when nothing was changed."""
+    read = read_config(call)
+    if read is None or not edit(read[1]):
+        return None
+    path = call.bundle / "config.json"
+    path.write_text(json.dumps(read[1], indent=2))
+    try:
+        return exit_of(run(call.real).returncode)
+    finally:
+        path.write_bytes(read[0])
+
+
 def _rewrite_states(text: str, fix: Callable[[dict[str, Any]], None]) -> str:
     """Apply ``fix`` to each state object in ``state``/``list`` JSON output."""
     data = json.loads(text)

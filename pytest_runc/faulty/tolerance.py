@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, run
+from pytest_runc.faulty.behaviours import (
+    Call,
+    Intercept,
+    exit_of,
+    run,
+    run_with_config,
+)
 
 SPEC = "https://github.com/opencontainers/runtime-spec/blob/v1.3.0/"
 #: What the variants call themselves in their own messages.
@@ -187,21 +193,7 @@ def _with_config(edit: Callable[[Config], bool]) -> Intercept:
     """
 
     def intercept(call: Call) -> int | None:
-        if call.command not in {"create", "run"}:
-            return None
-        path = call.bundle / "config.json"
-        try:
-            original = path.read_bytes()
-            config = json.loads(original)
-        except (OSError, ValueError):
-            return None
-        if not isinstance(config, dict) or not edit(config):
-            return None
-        path.write_text(json.dumps(config, indent=2))
-        try:
-            return exit_of(run(call.real).returncode)
-        finally:
-            path.write_bytes(original)
+        return run_with_config(call, edit)
 
     return intercept
 

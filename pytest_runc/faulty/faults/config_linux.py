@@ -23,7 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, run
+from pytest_runc.faulty.behaviours import (
+    Call,
+    Intercept,
+    exit_of,
+    read_config,
+    run,
+)
 from pytest_runc.faulty.model import Config, Fault
 
 NS = "conformance/test_linux_namespaces.py::"
@@ -365,14 +371,11 @@ def listener_proxy(variant: str) -> Intercept:
     """Put a proxy at the config's seccomp listenerPath that forwards with ``variant``."""
 
     def intercept(call: Call) -> int | None:
-        if call.command not in {"create", "run"}:
+        read = read_config(call)
+        if read is None:
             return None
+        original, config = read
         config_path = call.bundle / "config.json"
-        try:
-            original = config_path.read_bytes()
-            config = json.loads(original)
-        except (OSError, ValueError):
-            return None
         section = _seccomp(config)
         target = section.get("listenerPath")
         if not target:

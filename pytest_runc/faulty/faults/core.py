@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -103,22 +102,14 @@ def _program_found(bundle: Path, config: Config) -> bool:
 
 def missing_program_runs_true(call: behaviours.Call) -> int | None:
     """create/run of a process whose program is not in the container runs `true` instead."""
-    if call.command not in {"create", "run"}:
-        return None
-    path = call.bundle / "config.json"
-    try:
-        original = path.read_bytes()
-        config = json.loads(original)
-    except (OSError, ValueError):
-        return None
-    if _program_found(call.bundle, config):
-        return None
-    config["process"]["args"] = ["true"]
-    path.write_text(json.dumps(config))
-    try:
-        return behaviours.exit_of(behaviours.run(call.real).returncode)
-    finally:
-        path.write_bytes(original)
+
+    def edit(config: dict[str, Any]) -> bool:
+        if _program_found(call.bundle, config):
+            return False
+        config["process"]["args"] = ["true"]
+        return True
+
+    return behaviours.run_with_config(call, edit)
 
 
 S = "conformance/test_session.py::"
