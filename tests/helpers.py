@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from pytest_runc.linux import mount_table
 from pytest_runc.workdir import mounts_below
@@ -129,3 +133,38 @@ NOTHING_LEFT: dict[str, list[str]] = {
     "mounts": [],
     "cgroups": [],
 }
+
+
+#: The unprivileged local user the attacker tests act as (``nobody``).
+ATTACKER = 65534
+
+
+def needs_root_and_setpriv() -> None:
+    """Skip unless this process can act both as root and as the attacker."""
+    if os.geteuid() != 0:
+        pytest.skip("environment: the attacker tests need root (to act as uid 65534 and root)")
+    if shutil.which("setpriv") is None:
+        pytest.skip("environment: the attacker tests need setpriv (util-linux)")
+
+
+def as_attacker(cwd: Path, *argv: str) -> None:
+    """Run ``argv`` as uid and gid 65534 without groups, in ``cwd``.
+
+    The working directory is entered as root before the uid changes, so the
+    attacker acts in a world-writable directory of the test without being
+    able to reach (or touch) anything else of pytest's.
+    """
+    subprocess.run(
+        ["setpriv", f"--reuid={ATTACKER}", f"--regid={ATTACKER}", "--clear-groups", *argv],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+
+
+def sticky_dir(path: Path) -> Path:
+    """A world-writable sticky directory (mode 1777) at ``path``, like /tmp."""
+    path.mkdir()
+    path.chmod(0o1777)
+    return path

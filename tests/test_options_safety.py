@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +25,16 @@ import pytest
 
 from pytest_runc.faulty import behaviours
 from pytest_runc.options import MAX_SECONDS
-from tests.helpers import NOTHING_LEFT, leftovers, token_of
+from tests.helpers import (
+    NOTHING_LEFT,
+    as_attacker,
+    leftovers,
+    needs_root_and_setpriv,
+    sticky_dir,
+    token_of,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-NOBODY = 65534
 SHOW_TIMEOUT = """
 def test_show(runc_session):
     print("TIMEOUT", runc_session.settings.timeout)
@@ -115,37 +120,11 @@ def test_a_container_id_cannot_leave_the_state_dir(tmp_path, monkeypatch):
         behaviours._paused_marker("../../escape")
 
 
-def _needs_root_and_setpriv() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("environment: the attacker tests need root (to act as uid 65534 and root)")
-    if shutil.which("setpriv") is None:
-        pytest.skip("environment: the attacker tests need setpriv (util-linux)")
-
-
-def as_attacker(cwd: Path, *argv: str) -> None:
-    """Run ``argv`` as uid and gid 65534 without groups, in ``cwd``.
-
-    The working directory is entered as root before the uid changes, so the
-    attacker acts in a world-writable directory under ``tmp_path`` without
-    being able to reach (or touch) anything else of pytest's.
-    """
-    subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-
-
 @pytest.fixture
 def sticky(tmp_path: Path) -> Path:
     """A world-writable sticky directory (mode 1777) like /tmp, inside tmp_path."""
-    _needs_root_and_setpriv()
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    return shared
+    needs_root_and_setpriv()
+    return sticky_dir(tmp_path / "shared")
 
 
 def faulty_pause(state_dir: Path, container_id: str) -> subprocess.CompletedProcess[str]:

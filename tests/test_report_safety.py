@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -26,41 +25,19 @@ import pytest
 
 from pytest_runc.jsonreport import ReportWriteError, write_file_atomically
 from pytest_runc.matrix.model import MAX_DEPTH
+from tests.helpers import as_attacker, needs_root_and_setpriv, sticky_dir
 from tests.test_matrix import two_runtimes
 
 REPO = Path(__file__).resolve().parent.parent
-NOBODY = 65534
 PRECIOUS = "root's own data\n"
 ONE_TEST = "def test_one():\n    pass\n"
-
-
-def as_attacker(cwd: Path, *argv: str) -> None:
-    """Run ``argv`` as uid and gid 65534 without groups, in ``cwd``.
-
-    The working directory is entered as root before the uid changes, so the
-    attacker acts in the sticky directory without being able to reach
-    anything else under pytest's (private) temporary directories.
-    """
-    subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
 
 
 @pytest.fixture
 def sticky(tmp_path: Path) -> Path:
     """A world-writable sticky directory (mode 1777) like /tmp, inside tmp_path."""
-    if os.geteuid() != 0:
-        pytest.skip("environment: the attacker tests need root (to act as uid 65534 and root)")
-    if shutil.which("setpriv") is None:
-        pytest.skip("environment: the attacker tests need setpriv (util-linux)")
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    return shared
+    needs_root_and_setpriv()
+    return sticky_dir(tmp_path / "shared")
 
 
 @pytest.fixture

@@ -20,9 +20,8 @@ import pytest
 
 from pytest_runc.basedir import UnsafeBaseDir, open_base
 from pytest_runc.workdir import WorkDir, sweep, trusted_executable
-from tests.helpers import write_script
+from tests.helpers import as_attacker, write_script
 
-ATTACKER = 65534
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="environment: playing another user needs root (setpriv)"
 )
@@ -33,23 +32,9 @@ needs_setpriv = pytest.mark.skipif(
 pytestmark = [needs_root, needs_setpriv]
 
 
-def as_attacker(script: str, cwd: Path) -> None:
-    """Run a shell script as the unprivileged attacker."""
-    subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={ATTACKER}",
-            f"--regid={ATTACKER}",
-            "--clear-groups",
-            "sh",
-            "-euc",
-            script,
-        ],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+def attack(script: str, cwd: Path) -> None:
+    """Run a shell script as the unprivileged attacker, in ``cwd``."""
+    as_attacker(cwd, "sh", "-euc", script)
 
 
 @pytest.fixture
@@ -81,7 +66,7 @@ def base_in(shared: Path) -> Path:
 class TestTheBaseAnotherUserMadeFirst:
     def test_a_forged_owner_file_never_makes_root_run_the_attackers_program(self, shared):
         marker = shared / "pwned"
-        as_attacker(
+        attack(
             f"""mkdir -m 700 {base_in(shared)}
             mkdir {base_in(shared)}/s-deadbeef
             printf '#!/bin/sh\\nid -u > {marker}\\n' > {shared}/evil; chmod 755 {shared}/evil
@@ -95,7 +80,7 @@ class TestTheBaseAnotherUserMadeFirst:
         assert not marker.exists(), "root ran a program named by another user's file"
 
     def test_the_base_as_a_symlink_to_a_root_directory_is_refused(self, shared, victim):
-        as_attacker(f"ln -s {victim} {base_in(shared)}", shared)
+        attack(f"ln -s {victim} {base_in(shared)}", shared)
         with pytest.raises(UnsafeBaseDir, match="symlink"):
             sweep(None, base=base_in(shared))
         with pytest.raises(UnsafeBaseDir, match="symlink"):
@@ -106,7 +91,7 @@ class TestTheBaseAnotherUserMadeFirst:
     def test_the_base_as_a_plain_file_is_a_usage_error_not_a_crash(
         self, shared, pytester, monkeypatch
     ):
-        as_attacker(f"touch {base_in(shared)}", shared)
+        attack(f"touch {base_in(shared)}", shared)
         pytester.makepyfile("def test_nothing():\n    pass\n")
         monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(shared))
         result = pytester.runpytest_subprocess("--runc", "-p", "no:cacheprovider")
@@ -118,7 +103,7 @@ class TestTheBaseAnotherUserMadeFirst:
 
     def test_a_run_refuses_a_base_another_user_owns(self, shared, pytester, monkeypatch):
         marker = shared / "pwned"
-        as_attacker(
+        attack(
             f"""mkdir -m 700 {base_in(shared)}
             mkdir {base_in(shared)}/s-cafecafe
             printf '#!/bin/sh\\ntouch {marker}\\n' > {shared}/evil; chmod 755 {shared}/evil
@@ -179,7 +164,7 @@ class TestInsideOurOwnBase:
 
     def test_a_binary_other_users_can_change_is_never_run(self, tmp_path, shared):
         marker = shared / "pwned"
-        as_attacker(
+        attack(
             f"printf '#!/bin/sh\\ntouch {marker}\\n' > {shared}/evil; chmod 755 {shared}/evil",
             shared,
         )
@@ -197,7 +182,7 @@ class TestInsideOurOwnBase:
         assert "delete --force prt-deadbeef-1-1" in log.read_text()
 
     def test_trusted_executables(self, tmp_path, shared):
-        as_attacker(f"printf '#!/bin/sh\\n' > {shared}/theirs; chmod 755 {shared}/theirs", shared)
+        attack(f"printf '#!/bin/sh\\n' > {shared}/theirs; chmod 755 {shared}/theirs", shared)
         writable = write_script(tmp_path / "bin" / "writable", "")
         writable.chmod(0o777)
         assert trusted_executable("/bin/sh") == "/bin/sh"
