@@ -338,6 +338,34 @@ def _rewrite_state(call: Call, fix: Callable[[dict[str, Any]], None]) -> int:
     return int(done.returncode)
 
 
+def state_rewritten(fix: Callable[[dict[str, Any]], None]) -> Intercept:
+    """``state`` runs for real and prints its JSON passed through ``fix``."""
+
+    def intercept(call: Call) -> int | None:
+        return _rewrite_state(call, fix) if call.command == "state" else None
+
+    return intercept
+
+
+def features_rewritten(fix: Callable[[dict[str, Any]], object]) -> Intercept:
+    """``features`` runs for real and prints its JSON after ``fix`` changed it in
+    place (what ``fix`` returns is ignored)."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command != "features":
+            return None
+        done = run(call.real, capture=True)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr)
+            return exit_of(done.returncode)
+        document = json.loads(done.stdout)
+        fix(document)
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return 0
+
+    return intercept
+
+
 def _status_swap(was: str, reported: str, *, once: bool = False) -> Intercept:
     def intercept(call: Call) -> int | None:
         if call.command != "state":

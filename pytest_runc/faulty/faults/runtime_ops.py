@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, run
+from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, features_rewritten, run
 from pytest_runc.faulty.model import Config, Fault
 from pytest_runc.linux import CAPABILITIES
 
@@ -86,22 +86,6 @@ def _refuse_config(test: Callable[[Config], bool], words: str) -> Intercept:
     return intercept
 
 
-def _rewrite_features(fix: Callable[[dict[str, Any]], None]) -> Intercept:
-    def intercept(call: Call) -> int | None:
-        if call.command != "features":
-            return None
-        done = run(call.real, capture=True)
-        if done.returncode != 0:
-            sys.stderr.write(done.stderr)
-            return int(done.returncode)
-        data = json.loads(done.stdout)
-        fix(data)
-        sys.stdout.write(json.dumps(data, indent=4) + "\n")
-        return 0
-
-    return intercept
-
-
 def _linux(data: dict[str, Any]) -> dict[str, Any]:
     linux: dict[str, Any] = data.setdefault("linux", {})
     return linux
@@ -114,7 +98,7 @@ def _seccomp_lists(key: str, bogus: str) -> Intercept:
         if key == "knownFlags":  # only known flags the runtime also supports are tried
             seccomp["supportedFlags"] = [*seccomp.get("supportedFlags", []), bogus]
 
-    return _rewrite_features(fix)
+    return features_rewritten(fix)
 
 
 # -- operations ----------------------------------------------------------------
@@ -715,43 +699,43 @@ FAULTS: list[Fault] = [
         "features-no-oci-version-min",
         "`features` leaves out ociVersionMin",
         {F + "test_features_has_oci_version_min": "ociVersionMin is None"},
-        intercept=_rewrite_features(_drop("ociVersionMin")),
+        intercept=features_rewritten(_drop("ociVersionMin")),
     ),
     Fault(
         "features-no-oci-version-max",
         "`features` leaves out ociVersionMax",
         {F + "test_features_has_oci_version_max": "ociVersionMax is None"},
-        intercept=_rewrite_features(_drop("ociVersionMax")),
+        intercept=features_rewritten(_drop("ociVersionMax")),
     ),
     Fault(
         "features-min-above-max",
         "`features` claims an ociVersionMin above its ociVersionMax",
         {F + "test_features_max_is_not_below_min": "is below ociVersionMin"},
-        intercept=_rewrite_features(lambda data: data.update(ociVersionMin="9.9.9")),
+        intercept=features_rewritten(lambda data: data.update(ociVersionMin="9.9.9")),
     ),
     Fault(
         "features-undefined-property",
         "`features` has a property no spec version defines",
         {F + "test_features_has_no_property_its_spec_version_lacks": "does not define"},
-        intercept=_rewrite_features(lambda data: data.update(bogusFeature=True)),
+        intercept=features_rewritten(lambda data: data.update(bogusFeature=True)),
     ),
     Fault(
         "features-empty-for-unknown",
         "`features` says {} for an unknown apparmor section",
         {F + "test_features_uses_no_empty_value_for_unknown": "empty values"},
-        intercept=_rewrite_features(lambda data: _linux(data).update(apparmor={})),
+        intercept=features_rewritten(lambda data: _linux(data).update(apparmor={})),
     ),
     Fault(
         "features-annotation-not-string",
         "`features` has an annotation whose value is a number",
         {F + "test_features_annotations_are_a_string_map": "non-string value"},
-        intercept=_rewrite_features(lambda data: data.setdefault("annotations", {}).update(x=1)),
+        intercept=features_rewritten(lambda data: data.setdefault("annotations", {}).update(x=1)),
     ),
     Fault(
         "features-data-mount-option",
         "`features` lists mode=755 among mountOptions",
         {F + "test_features_mount_options_leave_out_filesystem_data": "filesystem data options"},
-        intercept=_rewrite_features(
+        intercept=features_rewritten(
             lambda data: data.update(mountOptions=[*data.get("mountOptions", []), "mode=755"])
         ),
     ),
@@ -777,7 +761,7 @@ FAULTS: list[Fault] = [
         "features-idmap-disclaimed",
         "`features` says idmap mounts are not supported, though they work",
         {F + "test_idmap_support_is_not_disclaimed": "yet an id-mapped bind mount works"},
-        intercept=_rewrite_features(
+        intercept=features_rewritten(
             lambda data: _linux(data).update(mountExtensions={"idmap": {"enabled": False}})
         ),
     ),
@@ -785,7 +769,7 @@ FAULTS: list[Fault] = [
         "features-unknown-mount-option",
         "`features` lists a mount option the runtime does not know",
         {F + "test_every_listed_mount_option_is_accepted": REFUSED},
-        intercept=_rewrite_features(
+        intercept=features_rewritten(
             lambda data: data.update(mountOptions=[*data.get("mountOptions", []), "nobogus"])
         ),
     ),

@@ -8,37 +8,15 @@ pass against it (the spec allows what these runtimes do).
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Call, Intercept, run
+from pytest_runc.faulty.behaviours import state_rewritten
 from pytest_runc.faulty.model import Config, Fault
 
 T = "conformance/test_state.py::"
 D = "conformance/test_devices.py::"
 
 PHASES = ("created", "running", "paused", "stopped")
-
-
-def _state_rewritten(fix: Callable[[dict[str, Any]], None]) -> Intercept:
-    """``state`` runs for real and prints its JSON passed through ``fix``."""
-
-    def intercept(call: Call) -> int | None:
-        if call.command != "state":
-            return None
-        done = run(call.real, capture=True)
-        if done.returncode != 0:
-            sys.stderr.write(done.stderr)
-            return int(done.returncode)
-        document = json.loads(done.stdout)
-        if isinstance(document, dict):
-            fix(document)
-        sys.stdout.write(json.dumps(document, indent=2))
-        return 0
-
-    return intercept
 
 
 def _without_created(document: dict[str, Any]) -> None:
@@ -67,13 +45,13 @@ FAULTS: list[Fault] = [
             T + f"test_state_has_runcs_shape[{phase}]": "'created' is a required property"
             for phase in PHASES
         },
-        intercept=_state_rewritten(_without_created),
+        intercept=state_rewritten(_without_created),
     ),
     Fault(
         "state-paused-as-frozen",
         "`state` names the paused state 'frozen' (a runtime-defined status the spec allows)",
         {T + "test_state_has_runcs_shape[paused]": "'frozen' is not one of"},
-        intercept=_state_rewritten(_paused_as_frozen),
+        intercept=state_rewritten(_paused_as_frozen),
     ),
     Fault(
         "dev-link-added",
