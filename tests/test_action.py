@@ -337,12 +337,12 @@ def installed_action(tmp_path_factory: pytest.TempPathFactory) -> InstalledActio
     return InstalledAction(action_path, run.python, run.outputs["runtime"])
 
 
-def _cleaned_up(run: ActionRun, runtime: str) -> None:
+def _cleaned_up(run: ActionRun, runtime: str, mode: str = "root") -> None:
     """The collect step, when a failed test did not get to it: nothing stays."""
     base = run.outputs.get("base")
     if base and Path(base).exists():
         run.step(
-            "collect.sh", RUNTIME=runtime, MODE="root", BASE=base, OUT_DIR=run.outputs["out-dir"]
+            "collect.sh", RUNTIME=runtime, MODE=mode, BASE=base, OUT_DIR=run.outputs["out-dir"]
         )
 
 
@@ -351,12 +351,14 @@ def _new_run(installed: InstalledAction, home: Path) -> ActionRun:
     return ActionRun(installed.action_path, installed.python, home / "workspace", home)
 
 
-def _run_and_collect(run: ActionRun, runtime: str, pytest_args: str, workers: str) -> None:
+def _run_and_collect(
+    run: ActionRun, runtime: str, pytest_args: str, workers: str, mode: str = "root"
+) -> None:
     """The steps run, summary and collect, in order, each as GitHub runs it."""
     done = run.step(
         "run.sh",
         RUNTIME=runtime,
-        MODE="root",
+        MODE=mode,
         PYTEST_ARGS=pytest_args,
         WORKERS=workers,
         REPORT="reports/runc.json",
@@ -366,7 +368,7 @@ def _run_and_collect(run: ActionRun, runtime: str, pytest_args: str, workers: st
     summarized = run.step(
         "summarize.sh",
         RUNTIME=runtime,
-        MODE="root",
+        MODE=mode,
         EXIT_STATUS=run.outputs["exit-status"],
         REPORT=run.outputs["report"],
         OUT_DIR=run.outputs["out-dir"],
@@ -375,7 +377,7 @@ def _run_and_collect(run: ActionRun, runtime: str, pytest_args: str, workers: st
     collected = run.step(
         "collect.sh",
         RUNTIME=runtime,
-        MODE="root",
+        MODE=mode,
         OUT_DIR=run.outputs["out-dir"],
         BASE=run.outputs["base"],
         HOST_LABEL="local-test",
@@ -540,9 +542,10 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 @pytest.fixture(scope="module")
-def sudo_user_action() -> Iterator[ActionRun]:
+def sudo_user_runs() -> Iterator[dict[str, ActionRun]]:
     """The action as a hosted runner has it: installed for an interpreter that
-    is not on root's PATH, its steps run by a user who is not root."""
+    is not on root's PATH, its steps run by a user who is not root, once in
+    each mode."""
     if os.geteuid() != 0 or shutil.which("runuser") is None:
         pytest.skip("environment: switching to the sudo user needs root and runuser")
     try:
@@ -567,35 +570,38 @@ def sudo_user_action() -> Iterator[ActionRun]:
             [SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", str(top / "venv")],
             check=True,
         )
-        home = top / "job"
-        home.mkdir()
-        (home / "workspace").mkdir()
-        for made in (home, home / "workspace"):
-            os.chown(made, account.pw_uid, account.pw_gid)
         python = top / "venv" / "bin" / "python"
-        installer = ActionRun(action_path, python, home, top)  # pip runs as root here
+        installer = ActionRun(action_path, python, top, top)  # pip runs as root here
         done = installer.step("install.sh", RUNTIME="runc", MODE="root")
         if done.returncode != 0 and "No matching distribution" in done.stderr:
             pytest.skip(f"environment: pip cannot reach a package index: {done.stderr[-300:]}")
         assert done.returncode == 0, done.stdout + done.stderr
-        run = ActionRun(action_path, python, home / "workspace", home, user=SUDO_USER)
-        run.outputs["runtime"] = installer.outputs["runtime"]
+        runtime = installer.outputs["runtime"]
+        runs = {}
         try:
-            _run_and_collect(run, run.outputs["runtime"], f"-k '{FEW_CHECKS}'", workers="0")
-            yield run
+            for mode in ("root", "rootless"):
+                home = top / f"job-{mode}"
+                home.mkdir()
+                (home / "workspace").mkdir()
+                for made in (home, home / "workspace"):
+                    os.chown(made, account.pw_uid, account.pw_gid)
+                runs[mode] = ActionRun(action_path, python, home / "workspace", home, SUDO_USER)
+                _run_and_collect(runs[mode], runtime, f"-k '{FEW_CHECKS}'", "0", mode)
+            yield runs
         finally:
-            _cleaned_up(run, run.outputs["runtime"])
+            for mode, run in runs.items():
+                _cleaned_up(run, runtime, mode)
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.mark.runc
 def test_a_sudo_user_runs_the_suite_as_root_and_gets_its_files(
-    sudo_user_action: ActionRun,
+    sudo_user_runs: dict[str, ActionRun],
 ) -> None:
     """`sudo -E pytest` would miss the interpreter; the action names it by path,
     the run is root's, and what it wrote belongs to the user afterwards."""
-    run = sudo_user_action
+    run = sudo_user_runs["root"]
     assert run.outputs["exit-status"] == "0"
     report = json.loads(Path(run.outputs["report"]).read_text())
     assert report["host"]["privilege"] == "root"
@@ -606,6 +612,22 @@ def test_a_sudo_user_runs_the_suite_as_root_and_gets_its_files(
     assert {p.stat().st_uid for p in owned} == {uid}
     # No root-owned bytecode or cache left in the action's checkout.
     assert not [p for p in run.action_path.rglob("*") if p.name in ("__pycache__", ".pytest_cache")]
+    assert _gate(run, "none").returncode == 0
+
+
+@pytest.mark.runc
+def test_rootless_mode_runs_rootless_although_the_user_has_sudo(
+    sudo_user_runs: dict[str, ActionRun],
+) -> None:
+    """A hosted runner's user has passwordless sudo: mode rootless must not use it."""
+    run = sudo_user_runs["rootless"]
+    assert run.outputs["exit-status"] == "0", run.summary.read_text()
+    report = json.loads(Path(run.outputs["report"]).read_text())
+    assert report["host"]["privilege"] == "rootless"
+    outcomes = [r["outcome"] for r in report["records"]]
+    assert "passed" in outcomes and "failed" not in outcomes
+    assert "(rootless)" in run.summary.read_text().splitlines()[0]
+    assert not Path(run.outputs["base"]).exists()
     assert _gate(run, "none").returncode == 0
 
 
