@@ -234,6 +234,8 @@ class ActionRun:
     #: Run the steps as this user (runuser, a clean environment), as a hosted
     #: runner's user with passwordless sudo; None: as this process.
     user: str | None = None
+    #: More variables for every step.
+    extra: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -255,6 +257,7 @@ class ActionRun:
             "RUNNER_TEMP": str(self.home / "runner-temp"),
             "ACTION_PATH": str(self.action_path),
             "PYTHON": str(self.python),
+            **self.extra,
             **variables,
         }
         (self.home / "runner-temp").mkdir(exist_ok=True)
@@ -637,7 +640,13 @@ def test_rootless_mode_runs_rootless_although_the_user_has_sudo(
 def _bare_run(tmp_path: Path) -> ActionRun:
     """The scripts of this checkout, this interpreter: for the steps' own checks."""
     (tmp_path / "workspace").mkdir()
-    return ActionRun(REPO, Path(sys.executable), tmp_path / "workspace", tmp_path)
+    return ActionRun(
+        REPO,
+        Path(sys.executable),
+        tmp_path / "workspace",
+        tmp_path,
+        extra={"PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
 
 
 def test_install_stops_at_a_runtime_that_is_not_there(tmp_path: Path) -> None:
@@ -716,6 +725,20 @@ def test_the_gate_passes_a_run_that_checked_something_with_fail_on_none(tmp_path
     done = run.step("gate.sh", EXIT_STATUS="1", REPORT=str(report), FAIL_ON=" none ")
     assert done.returncode == 0, done.stderr
     assert "passed (outcomes do not fail this job)" in run.summary.read_text()
+
+
+def test_the_gate_fails_on_a_fail_on_it_cannot_read(tmp_path: Path) -> None:
+    """A misspelt state is report merge's usage error: the job fails, saying so."""
+    run = _bare_run(tmp_path)
+    report = _report_with(tmp_path, passed=2)
+    done = run.step("gate.sh", EXIT_STATUS="0", REPORT=str(report), FAIL_ON="faild")
+    assert done.returncode == 1
+    (annotation,) = [line for line in done.stderr.splitlines() if line.startswith("::error")]
+    if "has no working" in annotation:  # before the report-merge work lands
+        assert "report merge --fail-on" in annotation
+        return
+    assert "report merge --fail-on 'faild' could not decide (exit status 2)" in annotation
+    assert "error:" in annotation  # report merge's own words, on the same line
 
 
 def test_the_summary_says_when_there_is_no_report(tmp_path: Path) -> None:

@@ -55,11 +55,18 @@ case "$fail_on" in
     exit 0
     ;;
 esac
+# Exit status 1 means "found" only from a report merge that knows --fail-on
+# (a Python that cannot even import pytest_runc exits 1 too).
+if ! "$python" -m pytest_runc report merge --help 2>/dev/null | grep -q -- --fail-on; then
+  fail "this pytest-runc has no working \`python -m pytest_runc report merge --fail-on\` ($python)"
+fi
 set +e
 "$python" -m pytest_runc report merge --fail-on "$fail_on" "$report" >/dev/null 2>"$report.gate-err"
 merged=$?
 set -e
-problem=$(head -c 1000 "$report.gate-err")
+# Its last line says it (a usage message comes before an error): one line,
+# as an annotation holds one.
+problem=$(grep -v '^[[:space:]]*$' "$report.gate-err" | tail -n 1 | head -c 1000 || true)
 rm -f -- "$report.gate-err"
 case "$merged" in
   0) verdict "passed" ;;
