@@ -429,7 +429,7 @@ def runc_runtime_features(runc_session: RuncSession) -> Features:
 
     A runtime without a ``features`` command gives an empty result that claims
     nothing and rules nothing out. Checks call
-    ``runtime_features.require("namespaces", "time")`` to skip (class
+    ``runc_runtime_features.require("namespaces", "time")`` to skip (class
     ``runtime:``) when the runtime lists its namespaces and ``time`` is not
     among them.
     """
@@ -464,7 +464,7 @@ def _runc_test_dir(request: pytest.FixtureRequest, runc_session: RuncSession) ->
 def runc_bundle_factory(
     request: pytest.FixtureRequest, runc_session: RuncSession, _runc_test_dir: Path
 ) -> Callable[..., Bundle]:
-    """Make more bundles in this test: ``bundle_factory(name=None, rootfs=True, config=None)``.
+    """Make more bundles in this test: ``runc_bundle_factory(name=None, rootfs=True, config=None)``.
 
     Each gets its own rootfs copy (unless ``rootfs=False``) and the ``runc
     spec`` default config (unless ``config`` is given).
@@ -508,7 +508,7 @@ def runc_container(
     runc_bundle: Bundle,
     runc_session: RuncSession,
 ) -> Iterator[ContainerFactory]:
-    """Make containers: ``container(bundle=None, container_id=None)``.
+    """Make containers: ``runc_container(bundle=None, container_id=None)``.
 
     Each is deleted with ``delete --force`` after the test, whatever
     happened, unless the test failed under --runc-keep-failed.
@@ -545,7 +545,7 @@ def runc_interactive(
     runc_bundle: Bundle,
     runc_session: RuncSession,
 ) -> Iterator[Callable[..., InteractiveSession]]:
-    """Start ``runc run`` on a terminal: ``interactive(bundle=None, keep=False)``.
+    """Start ``runc run`` on a terminal: ``runc_interactive(bundle=None, keep=False)``.
 
     Returns a session whose ``run(cmd)`` gives the output and exit status,
     and ``exit(n)`` the exit status of ``runc run``. Closed and deleted

@@ -175,7 +175,7 @@ class TreePlan:
 
 
 #: Where a test's overlay keeps its upper and work directories: beside the
-#: rootfs, inside the test's own directory (``.rootfs-layers``).
+#: rootfs, inside the test's own directory (``rootfs-layers``).
 LAYERS_SUFFIX = "-layers"
 
 
