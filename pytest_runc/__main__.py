@@ -1,4 +1,4 @@
-"""``python -m pytest_runc``: the command-line tools.
+"""``python -m pytest_runc`` (or the ``pytest-runc`` command): the command-line tools.
 
 - ``check BUNDLE...``: will runc run these bundles, and if not, why.
 - ``rules``: the rule catalogue and what the conformance suite checks of it.
@@ -11,7 +11,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-USAGE = """usage: python -m pytest_runc {check,rules,report} ...
+USAGE = """usage: python -m pytest_runc {check,rules,report} ...  (or: pytest-runc ...)
+       python -m pytest_runc --version
 
   check BUNDLE...        will runc run these bundles, and if not, why (check --help)
   rules                  the OCI runtime-spec rules and which checks cover them (rules --help)
@@ -48,6 +49,11 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         from pytest_runc.bundlecheck.cli import main as check_main
 
         return check_main(args)
+    if command in ("-V", "--version"):
+        from pytest_runc import __version__
+
+        sys.stdout.write(f"pytest-runc {__version__}\n")
+        return 0
     if command in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0

@@ -17,7 +17,8 @@ from pytest_runc.constants import CGROUP_ROOT
 from pytest_runc.linux import mount_table
 
 ROOT_FIX = (
-    "container tests need root: run pytest as root (e.g. `sudo -E pytest --runc`)"
+    "container tests need root: run pytest as root"
+    ' (e.g. `sudo -E env "PATH=$PATH" python -m pytest --runc`)'
     " or allow passwordless sudo so that `sudo -n true` succeeds"
 )
 

@@ -89,8 +89,9 @@ SETTINGS = (
         "--runc-allow-unusable",
         "runc_allow_unusable",
         "PYTEST_RUNC_ALLOW_UNUSABLE",
-        "for an optional runtime: if it cannot run a trivial container here, skip the"
-        " container tests instead of failing (default: such a runtime fails the run)",
+        "for an optional runtime: if it cannot run a trivial container here, or a named"
+        " one is not there, skip the container tests instead of failing (default: such a"
+        " runtime fails the run, a missing one is a usage error)",
         "bool",
     ),
     Setting(
@@ -113,6 +114,9 @@ class Settings:
     binary: str = "runc"
     #: Every runtime under test, in the order given; ``binary`` is the first.
     binaries: tuple[str, ...] = ("runc",)
+    #: Where the runtimes were named (``--runc-binary``, an environment
+    #: variable, an ini key); None for the default ``runc``.
+    binary_origin: str | None = None
     root: Path | None = None
     rootfs: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -145,9 +149,13 @@ def register(parser: pytest.Parser) -> None:
             group.addoption(
                 setting.option, default=None, metavar=metavar, help=setting.help + env_note
             )
-        # Read as a string and parsed here, so a bad value is a usage error
-        # that names the key (pytest's own bool parsing raises ValueError).
-        parser.addini(setting.ini, setting.help, type="string", default=None)
+        # Yes/no keys are pytest booleans (`--help` says so; pytest parses
+        # them, _raw turns its ValueError into a usage error naming the key);
+        # the rest are strings parsed here.
+        if setting.kind == "bool":
+            parser.addini(setting.ini, setting.help, type="bool", default=None)
+        else:
+            parser.addini(setting.ini, setting.help, type="string", default=None)
     group.addoption(
         "--runc-bundle",
         action="append",
@@ -164,8 +172,11 @@ def _raw(config: pytest.Config, setting: Setting) -> tuple[Any, str] | None:
         return cli, setting.option
     if setting.env in os.environ:
         return os.environ[setting.env], f"environment variable {setting.env}"
-    ini = config.getini(setting.ini)
-    if ini:  # unset reads as None, "" or (pytest < 7.3) []
+    try:
+        ini = config.getini(setting.ini)
+    except ValueError as exc:  # pytest's bool parsing: "invalid truth value 'x'"
+        raise pytest.UsageError(f"ini key {setting.ini}: {exc}; use true or false") from None
+    if ini is not None and ini != "" and ini != []:  # unset: None, "" or (pytest < 7.3) []
         return ini, f"ini key {setting.ini}"
     return None
 
@@ -219,11 +230,13 @@ def _as_binaries(value: Any, origin: str) -> tuple[str, ...]:
 def resolve(config: pytest.Config) -> Settings:
     """Combine command line, environment and ini into validated Settings."""
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for setting in SETTINGS:
         found = _raw(config, setting)
         if found is None:
             continue
         value, origin = found
+        origins[setting.ini] = origin
         if setting.kind == "bool":
             values[setting.ini] = _as_bool(value, origin)
         elif setting.kind == "seconds":
@@ -258,6 +271,7 @@ def resolve(config: pytest.Config) -> Settings:
         enabled=values.get("runc", False),
         binary=binaries[0],
         binaries=binaries,
+        binary_origin=origins.get("runc_binary"),
         root=root_path,
         rootfs=rootfs_path,
         timeout=values.get("runc_timeout", DEFAULT_TIMEOUT),

@@ -22,6 +22,7 @@ from pytest_runc.bundle import Bundle
 from pytest_runc.bundlecheck import BundleReport
 from pytest_runc.bundlecheck.pytest_items import make_items, run_bundle_check
 from pytest_runc.container import ContainerFactory
+from pytest_runc.environment import resolve_binary
 from pytest_runc.features import Features
 from pytest_runc.host import remove_tree
 from pytest_runc.interactive import InteractiveSession
@@ -30,11 +31,13 @@ from pytest_runc.runtime import Runtime
 from pytest_runc.runtimes import PARAM, RuntimeSet, label_of_item
 from pytest_runc.session import RuncSession, RuntimeFailure
 
-#: Fixtures that start a runtime: a test using one is a container test.
-RUNTIME_FIXTURES = frozenset({"runtime", "container", "interactive"})
+#: Fixtures that start a runtime: a test using one is a container test. Their
+#: short aliases (``container``...) request them, so they are in the closure
+#: of a test using an alias; a plugin's own ``container`` fixture is not ours.
+RUNTIME_FIXTURES = frozenset({"runc_runtime", "runc_container", "runc_interactive"})
 #: Fixtures whose value depends on the runtime: with several runtimes, a test
 #: using one (or marked ``runc``) runs once per runtime.
-PER_RUNTIME_FIXTURES = RUNTIME_FIXTURES | {"runtime_features"}
+PER_RUNTIME_FIXTURES = RUNTIME_FIXTURES | {"runc_runtime_features"}
 NEEDS_RUNC = skips.reason(skips.ENVIRONMENT, "needs --runc (container tests are opt-in)")
 
 #: Features that are plugins of their own, each with its hooks in one module.
@@ -81,12 +84,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # base, lock our directory); the runtime check waits for collection.
     for session in runtimes.all():
         session.probe()
+        _refuse_missing_binary(session.settings)
         try:
             session.start()
         except UnsafeBaseDir as exc:
             raise pytest.UsageError(str(exc)) from None
     runtimes.probe()
     _install_signal_handlers(config)
+
+
+def _refuse_missing_binary(settings: options.Settings) -> None:
+    """A runtime the user named that is not there is a usage error, not a run of skips.
+
+    Only the default ``runc`` missing is the environment's lack (a skip);
+    --runc-allow-unusable marks a named runtime as optional (skips too).
+    """
+    if settings.binary_origin is None or settings.allow_unusable:
+        return
+    path, missing = resolve_binary(settings.binary)
+    if path is None:
+        raise pytest.UsageError(
+            f"{settings.binary_origin}: {missing}; or, if this runtime is optional here,"
+            " pass --runc-allow-unusable to skip its tests instead"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -233,7 +253,8 @@ def pytest_collection_modifyitems(
     for label, tests in by_label.items():
         each = runtimes.get(label)
         reason = _collection_reason(config, each)
-        if reason is None:
+        # --collect-only lists the tests: it runs no container, not even the check.
+        if reason is None and not config.getoption("collectonly"):
             failure = each.check_runtime()
             if failure is not None:
                 reason = _unusable_reason(each, failure)
@@ -318,7 +339,8 @@ def pytest_runtest_makereport(
     session = item.config.stash[runtimes_key].of_item(item)
     record.failed = True
     keep = session.settings.keep_failed
-    for title, text in failure_sections(record, keep):
+    whole = item.config.getoption("verbose") >= 2
+    for title, text in failure_sections(record, keep, session.default_config(), whole):
         add_failure_section(report, title, text)
 
 
@@ -335,6 +357,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         ),
         ("pytest-runc: kept for failed tests (--runc-keep-failed)", [s.kept for s in sessions]),
         ("pytest-runc: cleanup problems", [s.cleanup_errors for s in sessions]),
+        (
+            "pytest-runc: --runc-rootfs is copied, not overlaid",
+            [[s.rootfs_source.refused] if s.rootfs_source.refused else [] for s in sessions],
+        ),
     )
     for title, per_session in sections:
         lines = [line for each in per_session for line in each]
@@ -367,13 +393,13 @@ def runc_session(request: pytest.FixtureRequest) -> RuncSession:
 
 
 @pytest.fixture(scope="session")
-def cgroup_mode(runc_session: RuncSession) -> str:
+def runc_cgroup_mode(runc_session: RuncSession) -> str:
     """This host's cgroup setup: ``v1``, ``hybrid`` (v1 plus a v2 mount) or ``v2``."""
     return runc_session.cgroup_mode
 
 
 @pytest.fixture
-def runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtime:
+def runc_runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtime:
     """The OCI runtime as typed Python, on this session's private state root.
 
     Skips (``environment:``, with the fix) without root, without the runtime
@@ -398,12 +424,12 @@ def runtime(request: pytest.FixtureRequest, runc_session: RuncSession) -> Runtim
 
 
 @pytest.fixture(scope="session")
-def runtime_features(runc_session: RuncSession) -> Features:
+def runc_runtime_features(runc_session: RuncSession) -> Features:
     """What the runtime under test claims in its ``features`` output, parsed once.
 
     A runtime without a ``features`` command gives an empty result that claims
     nothing and rules nothing out. Checks call
-    ``runtime_features.require("namespaces", "time")`` to skip (class
+    ``runc_runtime_features.require("namespaces", "time")`` to skip (class
     ``runtime:``) when the runtime lists its namespaces and ``time`` is not
     among them.
     """
@@ -424,6 +450,9 @@ def _runc_test_dir(request: pytest.FixtureRequest, runc_session: RuncSession) ->
     path = runc_session.new_test_dir(request.node.name)
     record.test_dir = path
     yield path
+    # A --runc-rootfs overlay goes first, whatever happened: a kept bundle
+    # keeps what the test wrote (the upper layer), never a mount.
+    runc_session.release_test_dir(path)
     if record.failed and runc_session.settings.keep_failed:
         runc_session.keep_test_dir(request.node.nodeid, path)
     else:
@@ -432,10 +461,10 @@ def _runc_test_dir(request: pytest.FixtureRequest, runc_session: RuncSession) ->
 
 
 @pytest.fixture
-def bundle_factory(
+def runc_bundle_factory(
     request: pytest.FixtureRequest, runc_session: RuncSession, _runc_test_dir: Path
 ) -> Callable[..., Bundle]:
-    """Make more bundles in this test: ``bundle_factory(name=None, rootfs=True, config=None)``.
+    """Make more bundles in this test: ``runc_bundle_factory(name=None, rootfs=True, config=None)``.
 
     Each gets its own rootfs copy (unless ``rootfs=False``) and the ``runc
     spec`` default config (unless ``config`` is given).
@@ -455,45 +484,48 @@ def bundle_factory(
 
 
 @pytest.fixture
-def bundle(bundle_factory: Callable[..., Bundle]) -> Bundle:
+def runc_bundle(runc_bundle_factory: Callable[..., Bundle]) -> Bundle:
     """This test's OCI bundle: a private rootfs copy and a ``runc spec`` config.
 
     Change it with the builder methods (``command``, ``hostname``, ``env``,
     ``user``, ``readonly``, ``mount``, ``namespaces``, ``resources`` ...);
     the container layer writes config.json before create/run.
     """
-    return bundle_factory("bundle")
+    return runc_bundle_factory("bundle")
 
 
 @pytest.fixture
-def rootfs(bundle: Bundle) -> Path:
+def runc_rootfs(runc_bundle: Bundle) -> Path:
     """This test's own root filesystem (the ``bundle``'s): static busybox,
     relative applet links, /etc/passwd and /etc/group. Writes stay here."""
-    return bundle.rootfs
+    return runc_bundle.rootfs
 
 
 @pytest.fixture
-def container(
-    request: pytest.FixtureRequest, runtime: Runtime, bundle: Bundle, runc_session: RuncSession
+def runc_container(
+    request: pytest.FixtureRequest,
+    runc_runtime: Runtime,
+    runc_bundle: Bundle,
+    runc_session: RuncSession,
 ) -> Iterator[ContainerFactory]:
-    """Make containers: ``container(bundle=None, container_id=None)``.
+    """Make containers: ``runc_container(bundle=None, container_id=None)``.
 
     Each is deleted with ``delete --force`` after the test, whatever
     happened, unless the test failed under --runc-keep-failed.
     """
     record = _record(request)
-    factory = ContainerFactory(runtime, bundle, runc_session.id_prefix())
+    factory = ContainerFactory(runc_runtime, runc_bundle, runc_session.id_prefix())
     record.factories.append(factory)
     yield factory
     if record.failed and runc_session.settings.keep_failed:
         for made in factory.containers:
             made.keep = True
-            runc_session.keep_container(made.id, runtime)
+            runc_session.keep_container(made.id, runc_runtime)
     runc_session.cleanup_failed(factory.cleanup())
 
 
 @pytest.fixture
-def bundle_check(runc_session: RuncSession) -> Callable[[Path], BundleReport]:
+def runc_bundle_check(runc_session: RuncSession) -> Callable[[Path], BundleReport]:
     """Check a bundle the way ``python -m pytest_runc check`` does: ``bundle_check(path)``.
 
     Static checks always; with --runc (as root) also a trial run of a private
@@ -507,10 +539,13 @@ def bundle_check(runc_session: RuncSession) -> Callable[[Path], BundleReport]:
 
 
 @pytest.fixture
-def interactive(
-    request: pytest.FixtureRequest, runtime: Runtime, bundle: Bundle, runc_session: RuncSession
+def runc_interactive(
+    request: pytest.FixtureRequest,
+    runc_runtime: Runtime,
+    runc_bundle: Bundle,
+    runc_session: RuncSession,
 ) -> Iterator[Callable[..., InteractiveSession]]:
-    """Start ``runc run`` on a terminal: ``interactive(bundle=None, keep=False)``.
+    """Start ``runc run`` on a terminal: ``runc_interactive(bundle=None, keep=False)``.
 
     Returns a session whose ``run(cmd)`` gives the output and exit status,
     and ``exit(n)`` the exit status of ``runc run``. Closed and deleted
@@ -521,7 +556,7 @@ def interactive(
     numbers = itertools.count(1)
 
     def start(chosen: Bundle | None = None, *, keep: bool = False) -> InteractiveSession:
-        made = InteractiveSession(runtime, chosen or bundle, f"{prefix}-t{next(numbers)}")
+        made = InteractiveSession(runc_runtime, chosen or runc_bundle, f"{prefix}-t{next(numbers)}")
         record.sessions.append(made)
         return made.start(keep=keep)
 
@@ -532,3 +567,68 @@ def interactive(
             runc_session.spare_container(made.id)
         else:
             made.close()
+
+
+# -- short names ---------------------------------------------------------
+# Each short name requests its runc_ fixture. Another plugin may define the
+# same short name (pytest-container has `container`): pytest then gives its
+# fixture to tests that ask for the short name, and runc_container etc.
+# still reach ours.
+
+
+@pytest.fixture
+def runtime(runc_runtime: Runtime) -> Runtime:
+    """Alias of ``runc_runtime``: the OCI runtime as typed Python."""
+    return runc_runtime
+
+
+@pytest.fixture(scope="session")
+def runtime_features(runc_runtime_features: Features) -> Features:
+    """Alias of ``runc_runtime_features``: what the runtime claims in ``features``."""
+    return runc_runtime_features
+
+
+@pytest.fixture(scope="session")
+def cgroup_mode(runc_cgroup_mode: str) -> str:
+    """Alias of ``runc_cgroup_mode``: ``v1``, ``hybrid`` or ``v2``."""
+    return runc_cgroup_mode
+
+
+@pytest.fixture
+def bundle_factory(runc_bundle_factory: Callable[..., Bundle]) -> Callable[..., Bundle]:
+    """Alias of ``runc_bundle_factory``: make more bundles in this test."""
+    return runc_bundle_factory
+
+
+@pytest.fixture
+def bundle(runc_bundle: Bundle) -> Bundle:
+    """Alias of ``runc_bundle``: this test's OCI bundle."""
+    return runc_bundle
+
+
+@pytest.fixture
+def rootfs(runc_rootfs: Path) -> Path:
+    """Alias of ``runc_rootfs``: this test's own root filesystem."""
+    return runc_rootfs
+
+
+@pytest.fixture
+def container(runc_container: ContainerFactory) -> ContainerFactory:
+    """Alias of ``runc_container``: make containers, deleted after the test."""
+    return runc_container
+
+
+@pytest.fixture
+def interactive(
+    runc_interactive: Callable[..., InteractiveSession],
+) -> Callable[..., InteractiveSession]:
+    """Alias of ``runc_interactive``: ``runc run`` on a terminal."""
+    return runc_interactive
+
+
+@pytest.fixture
+def bundle_check(
+    runc_bundle_check: Callable[[Path], BundleReport],
+) -> Callable[[Path], BundleReport]:
+    """Alias of ``runc_bundle_check``: check a bundle the way ``check`` does."""
+    return runc_bundle_check

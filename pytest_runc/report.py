@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +44,19 @@ def add_failure_section(report: Any, title: str, text: str) -> None:
         report.sections.append((title, text))
 
 
-def failure_sections(record: TestRecord, kept: bool) -> list[tuple[str, str]]:
-    """Report sections: transcript, runtime state, config.json, how to reproduce."""
+def failure_sections(
+    record: TestRecord,
+    kept: bool,
+    baseline: dict[str, Any] | None = None,
+    whole_config: bool = False,
+) -> list[tuple[str, str]]:
+    """Report sections: transcript, runtime state, config.json, how to reproduce.
+
+    Each config.json is shown as a diff against ``baseline`` (the config a
+    new bundle starts from): a test changes a few lines of ~180, and those
+    are what a reader needs. ``whole_config`` (``-vv``), or no baseline,
+    shows every line.
+    """
     sections = []
     if record.transcript.entries:
         sections.append(("runc transcript", record.transcript.render()))
@@ -52,9 +64,34 @@ def failure_sections(record: TestRecord, kept: bool) -> list[tuple[str, str]]:
     if states:
         sections.append(("runc state", states))
     for bundle in record.bundles:
-        sections.append((f"config.json ({bundle.config_path})", bundle.config_text().rstrip()))
+        text = bundle.config_text()
+        if whole_config or baseline is None:
+            sections.append((f"config.json ({bundle.config_path})", text.rstrip()))
+        else:
+            sections.append(
+                (
+                    f"config.json ({bundle.config_path}), against the default (-vv: whole file)",
+                    config_diff(text, baseline),
+                )
+            )
     sections.append(("reproduce", _reproduce(record, kept)))
     return sections
+
+
+def config_diff(text: str, baseline: dict[str, Any]) -> str:
+    """``text`` (a config.json) as a unified diff against ``baseline``, 2-space JSON."""
+    default = json.dumps(baseline, indent=2) + "\n"
+    lines = list(
+        difflib.unified_diff(
+            default.splitlines(),
+            text.splitlines(),
+            "default (runc spec)",
+            "config.json",
+            n=2,
+            lineterm="",
+        )
+    )
+    return "\n".join(lines) if lines else "(the default config, unchanged)"
 
 
 def _states(record: TestRecord) -> str:

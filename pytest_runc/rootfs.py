@@ -2,7 +2,10 @@
 
 The default is a static busybox with RELATIVE applet links: ``busybox
 --install -s`` writes absolute links to the host's busybox, which dangle
-inside the container (docs/architecture.md). A user may name a directory or tarball.
+inside the container (docs/architecture.md). A user may name a directory or
+tarball; as root, each test then gets an overlay of it (the tree is the
+read-only lower layer, writes go to the test's own directory) instead of a
+copy, which for a large tree cost seconds and its size in RAM per test.
 """
 
 from __future__ import annotations
@@ -171,6 +174,66 @@ class TreePlan:
         return dest
 
 
+#: Where a test's overlay keeps its upper and work directories: beside the
+#: rootfs, inside the test's own directory (``rootfs-layers``).
+LAYERS_SUFFIX = "-layers"
+
+
+def overlay_refusal() -> str | None:
+    """Why this process cannot mount an overlay itself (None as root).
+
+    Through sudo or in a rootless run the mount would need privileges the
+    test process does not have: those runs copy the tree.
+    """
+    return None if os.geteuid() == 0 else "an overlay needs root"
+
+
+def _escape_option(path: Path) -> str:
+    # overlayfs splits lowerdir on ':' and mount options on ','.
+    return str(path).replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+
+
+def _mount(argv: list[str]) -> str | None:
+    """Run a mount command; None on success, else its error text."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    return None if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+
+
+def mount_overlay(lower: Path, dest: Path) -> str | None:
+    """Mount at ``dest`` an overlay of ``lower`` (never written: the read-only
+    lower layer), with its upper and work directories at ``dest-layers``.
+
+    Returns None when mounted, else why not (and leaves neither directory).
+    """
+    layers = dest.with_name(dest.name + LAYERS_SUFFIX)
+    upper, work = layers / "upper", layers / "work"
+    os.mkdir(layers, 0o700)
+    os.mkdir(upper, 0o700)
+    os.mkdir(work, 0o700)
+    # The merged root takes the upper directory's mode and owner.
+    info = os.stat(lower)
+    os.chmod(upper, stat.S_IMODE(info.st_mode))
+    os.chown(upper, info.st_uid, info.st_gid)
+    os.mkdir(dest, 0o700)
+    options = (
+        f"lowerdir={_escape_option(lower)},upperdir={_escape_option(upper)},"
+        f"workdir={_escape_option(work)}"
+    )
+    problem = _mount(["mount", "-t", "overlay", "overlay", "-o", options, str(dest)])
+    if problem is None:
+        # Under a shared parent (/dev/shm is) the mount would propagate to other namespaces.
+        problem = _mount(["mount", "--make-private", str(dest)])
+        if problem is not None:
+            _mount(["umount", "-l", str(dest)])
+    if problem is not None:
+        os.rmdir(dest)
+        shutil.rmtree(layers, ignore_errors=True)
+    return problem
+
+
 @dataclass
 class RootfsSource:
     """Where test rootfs copies come from; the template is made on first use.
@@ -185,12 +248,29 @@ class RootfsSource:
     workdir: Path | None = None
     _template: Path | None = None
     _plan: TreePlan | None = None
+    #: Why a user's rootfs is copied rather than overlaid (None: overlays, so far).
+    copy_reason: str | None = None
+    #: Set when an overlay mount failed mid-run (the header said "overlay").
+    refused: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is not None:
+            self.copy_reason = overlay_refusal()
 
     def describe(self) -> str:
         if self.source is None:
             busybox, reason = find_static_busybox()
             return f"busybox {busybox}" if busybox else f"busybox (unavailable: {reason})"
-        return str(self.source)
+        return f"{self.source} ({self.per_test()})"
+
+    def per_test(self) -> str:
+        """How each test gets its own rootfs from a user's source, in words."""
+        if self.copy_reason is None:
+            return (
+                "an overlay per test: the tree is the read-only lower layer,"
+                " writes stay in the test's directory"
+            )
+        return f"copied per test: {self.copy_reason}"
 
     def problem(self) -> str | None:
         """Why no rootfs can be made here, in words a person can act on; None if fine."""
@@ -233,8 +313,19 @@ class RootfsSource:
         return self._template
 
     def copy_to(self, dest: Path) -> Path:
-        """A test's own rootfs at ``dest``: writes there never reach another test."""
+        """A test's own rootfs at ``dest``: writes there never reach another test.
+
+        A user's rootfs is overlaid where this process may mount (unmount it
+        with :func:`pytest_runc.workdir.unmount_below` before removing the
+        test's directory); the first refused mount makes every later test copy.
+        """
         template = self.template()
+        if self.source is not None and self.copy_reason is None:
+            problem = mount_overlay(template, dest)
+            if problem is None:
+                return dest
+            self.copy_reason = f"the overlay mount was refused ({problem})"
+            self.refused = f"{self.source}: {self.per_test()}"
         if template == self.source:
             # A user's directory may change between tests: read it every time.
             return copy_tree(template, dest)

@@ -49,6 +49,7 @@ from pytest_runc.workdir import (
     container_ids,
     new_token,
     sweep,
+    unmount_below,
 )
 
 _NOT_PROBED = Privilege(False, False, "environment: not probed (container tests need --runc)")
@@ -280,6 +281,7 @@ class RuncSession:
                     runtime.delete(container_id, force=True, check=False)
                 except (RuntimeTimeout, OSError) as exc:
                     self._cleanup_errors.append(f"delete {container_id}: {exc}")
+            self.release_test_dir(test_dir)
             shutil.rmtree(test_dir, ignore_errors=True)
 
     def probe_features(self) -> Features:
@@ -344,6 +346,10 @@ class RuncSession:
         path = self.workdir().bundles / f"{next(self._numbers)}-{safe}"
         path.mkdir(parents=True)
         return path
+
+    def release_test_dir(self, path: Path) -> None:
+        """Unmount the rootfs overlays of a test's directory (before it is removed or kept)."""
+        unmount_below(path, sudo=self.privilege.sudo)
 
     def make_bundle(
         self, path: Path, config: dict[str, Any] | None = None, *, rootfs: bool = True

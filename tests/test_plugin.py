@@ -72,6 +72,17 @@ def test_options_are_in_a_runc_group_in_help(pytester):
         ]
     )
     result.stdout.fnmatch_lines(["*runc_timeout (string)*"])
+    for key in ("runc", "runc_rootless", "runc_keep_failed", "runc_allow_unusable"):
+        result.stdout.fnmatch_lines([f"  {key} (bool)*"])
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", "True"), ("no", "False")])
+def test_bool_ini_keys_take_pytest_booleans(pytester, value, expected):
+    pytester.makeini(f"[pytest]\nrunc_keep_failed = {value}\n")
+    pytester.makepyfile(
+        "def test_show(runc_session):\n    print('KEEP', runc_session.settings.keep_failed)\n"
+    )
+    pytester.runpytest("-s").stdout.fnmatch_lines([f"*KEEP {expected}*"])
 
 
 SHOW_TIMEOUT = """
@@ -130,9 +141,11 @@ def test_bad_ini_value_names_the_ini_key(pytester):
     result.stderr.fnmatch_lines(["*ini key runc_keep_failed*"])
 
 
-def test_missing_binary_skips_with_the_fix(pytester):
+def test_missing_optional_binary_skips_with_the_fix(pytester):
     pytester.makepyfile(CONTAINER_TEST)
-    result = pytester.runpytest("--runc", "--runc-binary=no-such-runtime-xyz", "-rs")
+    result = pytester.runpytest(
+        "--runc", "--runc-binary=no-such-runtime-xyz", "--runc-allow-unusable", "-rs"
+    )
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*'no-such-runtime-xyz' not found on PATH*--runc-binary*"])
 
@@ -268,7 +281,9 @@ def test_an_optional_runtime_may_skip_by_explicit_opt_in(pytester, tmp_path, as_
 
 def test_environment_skips_say_environment(pytester):
     pytester.makepyfile(CONTAINER_TEST)
-    result = pytester.runpytest("--runc", "--runc-binary=no-such-runtime-xyz", "-rs")
+    result = pytester.runpytest(
+        "--runc", "--runc-binary=no-such-runtime-xyz", "--runc-allow-unusable", "-rs"
+    )
     result.stdout.fnmatch_lines(["SKIPPED * environment: runtime binary 'no-such-runtime-xyz'*"])
 
 
@@ -300,11 +315,12 @@ def test_fixtures_are_documented(pytester):
         "runtime_features",
     ):
         result.stdout.fnmatch_lines([f"{name}*-- *", "    *"])
+        result.stdout.fnmatch_lines([f"runc_{name}*-- *", "    *"])
 
 
 def test_a_skipped_run_leaves_no_directory(pytester, tmp_path):
     pytester.makepyfile(CONTAINER_TEST)
-    pytester.runpytest("--runc", "--runc-binary=no-such-runtime-xyz")
+    pytester.runpytest("--runc", "--runc-binary=no-such-runtime-xyz", "--runc-allow-unusable")
     pytester.runpytest()
     assert session_dirs(tmp_path) == []
 

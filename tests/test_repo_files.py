@@ -130,5 +130,72 @@ def test_readme_fixture_examples_run(pytester, runtime, monkeypatch, tmp_path):
     block = re.search(r"```python\n(.*?)```", readme, re.S)
     assert block, "no python example in the README"
     pytester.makepyfile(block.group(1))
+    # pytest-container (when installed) brings a `container` fixture of its
+    # own: the example uses the runc_ names, which no other plugin has.
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef container():\n    return 'not ours'\n"
+    )
     result = pytester.runpytest_subprocess("--runc", "-p", "no:hypothesispytest", "-q")
     result.assert_outcomes(passed=4)
+
+
+#: Where the README and docs tell a person to run pytest through sudo.
+DOCUMENTS = ("README.md", "SECURITY.md", "docs")
+#: The one form that keeps the interpreter (and its pytest-runc) that
+#: actions/setup-python or a venv put first on PATH: sudo's secure_path
+#: replaces PATH, so `sudo -E pytest` finds the system's pytest, or none.
+SUDO_PYTEST = 'sudo -E env "PATH=$PATH" python -m pytest'
+
+
+def _documents() -> list[Path]:
+    paths = [REPO / name for name in DOCUMENTS]
+    return [p for path in paths for p in ([path] if path.is_file() else sorted(path.glob("*.md")))]
+
+
+def test_every_documented_sudo_pytest_keeps_path():
+    found = []
+    for path in _documents():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for command in re.findall(r"sudo\b[^`|;]*?\bpytest\b(?!_runc)", line):
+                found.append((f"{path.relative_to(REPO)}:{number}", command))
+    assert found, "no sudo pytest command in the docs: the README's CI snippet moved?"
+    wrong = [(where, cmd) for where, cmd in found if not cmd.startswith(SUDO_PYTEST)]
+    assert not wrong, f"use {SUDO_PYTEST!r}: {wrong}"
+
+
+def _readme_sudo_prefix() -> str:
+    readme = (REPO / "README.md").read_text()
+    gate = re.search(r"^(sudo .*?-m pytest) --runc conformance", readme, re.M)
+    assert gate, "the README's 'Gating CI on it' command is gone"
+    return gate.group(1)
+
+
+def test_readme_sudo_snippet_runs_the_interpreter_first_on_path(tmp_path):
+    """As on a hosted runner: setup-python's interpreter is only on the user's
+    PATH. The README's command reaches it through sudo; `sudo -E pytest` does not."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("sudo") is None:
+        pytest.skip("environment: no sudo here (`apt-get install sudo`)")
+    if subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode:
+        pytest.skip("environment: needs root or passwordless sudo (`sudo -n true`)")
+    toolcache = tmp_path / "hostedtoolcache" / "bin"
+    toolcache.mkdir(parents=True)
+    for name, argv in (("python", [sys.executable]), ("pytest", [sys.executable, "-m", "pytest"])):
+        wrapper = toolcache / name
+        wrapper.write_text(f'#!/bin/sh\necho setup-python-{name} >&2\nexec {" ".join(argv)} "$@"\n')
+        wrapper.chmod(0o755)
+    env = {"PATH": f"{toolcache}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def sudo(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command], env=env, capture_output=True, text=True, check=False
+        )
+
+    done = sudo(f"{_readme_sudo_prefix()} --version")
+    assert done.returncode == 0, done.stderr
+    assert "setup-python-python" in done.stderr
+    old = sudo("sudo -E pytest --version")
+    assert "setup-python-pytest" not in old.stderr, "sudo kept PATH: the test proves nothing here"

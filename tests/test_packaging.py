@@ -1,0 +1,162 @@
+"""Packaging hygiene: licence, one version, the command, what the sdist and wheel hold."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import pytest_runc
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment without PYTHONPATH: an installed copy must stand on its own."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, **extra}
+
+
+def test_license_is_the_apache_2_text_the_metadata_names():
+    text = (REPO / "LICENSE").read_text()
+    assert text.lstrip().startswith("Apache License")
+    assert "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'license = "Apache-2.0"' in pyproject and 'license-files = ["LICENSE"]' in pyproject
+
+
+def test_the_version_has_one_source():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert not re.search(r"^version\s*=\s*\"", pyproject, re.M), (
+        "a second version in pyproject.toml"
+    )
+    assert 'dynamic = ["version"]' in pyproject
+    assert 'version = { attr = "pytest_runc.__version__" }' in pyproject
+    released = re.findall(r"^## (\d+\.\d+\.\d+)", (REPO / "CHANGELOG.md").read_text(), re.M)
+    assert released and released[0] == pytest_runc.__version__, "CHANGELOG's newest release"
+
+
+def test_python_m_pytest_runc_version():
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_runc", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert (done.returncode, done.stdout) == (0, f"pytest-runc {pytest_runc.__version__}\n")
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and wheel built from this checkout (``python -m build``)."""
+    try:
+        import build  # noqa: F401
+    except ImportError:
+        pytest.skip("environment: needs the `build` package (`pip install build`)")
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "-o", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if done.returncode and "Could not find a version" in done.stdout + done.stderr:
+        pytest.skip("environment: no package index for the build backend (setuptools)")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out
+
+
+def test_the_wheel_has_the_licence_the_version_and_the_command(dist):
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        info = next(n.rsplit("/", 1)[0] for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(f"{info}/METADATA").decode()
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+    assert f"{info}/licenses/LICENSE" in names
+    assert f"\nVersion: {pytest_runc.__version__}\n" in metadata
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "pytest-runc = pytest_runc.__main__:main" in entry_points
+    assert "runc = pytest_runc.plugin" in entry_points
+
+
+def test_the_sdist_ships_no_tests_it_cannot_run(dist, tmp_path):
+    (sdist,) = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+        archive.extractall(tmp_path, filter="data")
+    top = names[0].split("/")[0]
+    assert f"{top}/LICENSE" in names
+    assert not [n for n in names if n.startswith(f"{top}/tests")], names
+    assert not [n for n in names if re.search(r"/test_[^/]*\.py$", n)]
+    # Running pytest in the unpacked sdist finds nothing to fail.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path / top,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=_clean_env(),
+    )
+    assert done.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, done.stdout[-3000:]
+
+
+def test_the_console_script_runs_from_an_installed_wheel(dist, tmp_path):
+    """A venv with the wheel (its dependencies from this interpreter): ``pytest-runc``
+    is the same CLI as ``python -m pytest_runc``, from an empty directory."""
+    (wheel,) = dist.glob("*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run(
+        [
+            venv / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        env=_clean_env(),
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for argv in ([venv / "bin" / "pytest-runc"], [venv / "bin" / "python", "-m", "pytest_runc"]):
+        version = subprocess.run(
+            [*argv, "--version"],
+            cwd=empty,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_clean_env(),
+        )
+        assert version.stdout == f"pytest-runc {pytest_runc.__version__}\n", version.stderr
+        usage = subprocess.run(
+            [*argv, "nonsense"],
+            cwd=empty,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_clean_env(),
+        )
+        assert usage.returncode == 2 and "unknown command 'nonsense'" in usage.stderr
+    where = subprocess.run(
+        [venv / "bin" / "python", "-c", "import pytest_runc; print(pytest_runc.__file__)"],
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_env(),
+    )
+    assert where.stdout.startswith(str(venv)), where.stdout
