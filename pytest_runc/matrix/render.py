@@ -37,9 +37,11 @@ LEGEND = (
 )
 HOST_LEGEND = f"{HOST_MARK}: this runtime stands otherwise on another host (see Host differences)"
 HOST_INTRO = (
-    "The same runtime, the same rule, another outcome on another host: the host's"
-    " doing (cgroup mode, kernel, setup), not a failure of the runtime. Cells that"
-    " are not-run on a host are left out."
+    "The same runtime, the same rule, another outcome on another host: an outcome"
+    " the host decides (cgroup mode, kernel, setup), listed here and not as a"
+    " difference between runtimes. A failure on one host only is still a failure"
+    " of that run: the why column says what failed, or what the host lacks."
+    " Cells that are not-run on a host are left out."
 )
 DIFFERENCES_INTRO = "Rules on which the runtimes disagree on the same host (not-run cells aside)."
 #: Longest note shown in a Markdown table cell.
