@@ -52,6 +52,10 @@ OTHER = "other"
 #: ``open()`` gives under the usual umask 022. A report holds nothing secret
 #: and is meant to be read by CI users other than root.
 NEW_FILE_MODE = 0o644
+#: Names the host in a merged matrix instead of its cgroup mode.
+HOST_LABEL_ENV = "PYTEST_RUNC_HOST_LABEL"
+#: A label is a column header, not a document.
+MAX_HOST_LABEL = 64
 
 
 class ReportWriteError(OSError):
@@ -260,8 +264,23 @@ def _os_release() -> str:
     return values.get("PRETTY_NAME") or values.get("NAME", "")
 
 
+def host_label(cgroup: str) -> str:
+    """The host's name in a matrix column (``runc-1.1.5@<label>``).
+
+    ``PYTEST_RUNC_HOST_LABEL`` when set (a CI job names its runner, e.g.
+    ``gha-ubuntu-24.04``), else the cgroup mode: what most often makes one
+    host's outcomes differ from another's, and the same on every machine of a
+    kind, where the host name is not.
+    """
+    given = " ".join(os.environ.get(HOST_LABEL_ENV, "").split())
+    if given:
+        return given[:MAX_HOST_LABEL]
+    return cgroup
+
+
 def host_facts(config: pytest.Config) -> dict[str, Any]:
-    """Kernel, distribution, architecture, cgroup mode and how commands got root."""
+    """Label, kernel, distribution, architecture, cgroup mode and how commands got root."""
+    from pytest_runc.environment import cgroup_mode
     from pytest_runc.plugin import session_key
 
     facts: dict[str, Any] = {
@@ -273,8 +292,10 @@ def host_facts(config: pytest.Config) -> dict[str, Any]:
         "pytest": pytest.__version__,
     }
     session = config.stash.get(session_key, None)
+    # Read here without a session too (no --runc): the label needs it.
+    facts["cgroup_mode"] = session.cgroup_mode if session is not None else cgroup_mode()
+    facts["label"] = host_label(facts["cgroup_mode"])
     if session is not None:
-        facts["cgroup_mode"] = session.cgroup_mode
         privilege = session.privilege
         facts["privilege"] = (
             "root"

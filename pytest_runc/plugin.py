@@ -168,7 +168,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def _describe_runtime(session: RuncSession) -> str:
     probed = session.probe()
     if probed.binary:
-        return f"{probed.binary} ({probed.version})"
+        # --version prints several lines (commit, spec, ...): the header shows the first.
+        return f"{probed.binary} ({probed.version.splitlines()[0]})"
     return f"unavailable: {probed.problem}"
 
 

@@ -210,9 +210,10 @@ class Runtime:
 
     # -- commands --------------------------------------------------------
     def version(self) -> str:
-        """``runtime --version``: the first line, e.g. ``runc version 1.1.5``."""
+        """``runtime --version``: all it prints (``runc version 1.1.5``, ``commit: ...``,
+        ``spec: 1.0.2-dev``); the ``spec:`` line is rarely the first."""
         done = self.invoke("--version", global_root=False)
-        return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+        return done.stdout.strip()
 
     def features(self, *, timeout: float | None = None) -> str | None:
         """``runtime features``: the JSON text it prints, or None when the runtime

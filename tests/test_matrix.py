@@ -1,16 +1,14 @@
 """``python -m pytest_runc report merge``: the matrix, its renderings, bad input,
-a faulty runtime in the matrix, and the HTML in a real browser."""
+hosts, gates, and a faulty runtime in the matrix (the HTML in a browser:
+test_matrix_browser.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -20,47 +18,9 @@ from pytest_runc.matrix.cli import main
 from pytest_runc.matrix.model import cell_of, label_of
 from pytest_runc.matrix.render import html_page, markdown
 from pytest_runc.schemas import schema_errors
+from tests.matrix_reports import FAILED, A, B, C, report, two_hosts
 
 REPO = Path(__file__).resolve().parent.parent
-A, B, C = (
-    "runtime.start.runs-process",
-    "runtime.create.applies-config-except-process",
-    "config-linux.namespaces.new-when-no-path",
-)
-
-
-def report(name: str, release: str, records: list[dict], host: str = "box") -> dict:
-    document = {
-        "version": 1,
-        "pytest_runc": "0.1.0",
-        "created": "2026-01-01T00:00:00+00:00",
-        "exitstatus": 0,
-        "runtime": {
-            "path": f"/usr/bin/{name}",
-            "version": f"{name} version {release}",
-            "features": None,
-            "name": name,
-            "release": release,
-        },
-        "host": {
-            "name": host,
-            "kernel": "6.1",
-            "architecture": "x86_64",
-            "cgroup_mode": "v2",
-            "privilege": "root",
-        },
-        "departures": None,
-        "summary": {},
-        "records": [
-            {"nodeid": nodeid, "rules": rules, "outcome": outcome, "duration": 0.1, **extra}
-            for nodeid, rules, outcome, extra in records
-        ],
-    }
-    assert schema_errors("report", document) == []
-    return document
-
-
-FAILED = {"message": "AssertionError: no", "details": "E AssertionError: no"}
 
 
 def two_runtimes() -> list[tuple[str, dict]]:
@@ -97,7 +57,8 @@ def test_cells_labels_summary_and_differences():
         "runc-1.1.5@box": "not-run",
         "crun-1.8.1@box": "passed",
     }
-    assert [row.key for row in matrix.differences()] == [B, C, "(no rule id) c/t.py::d"]
+    # d ran in one column only: a not-run cell differs from nothing.
+    assert [row.key for row in matrix.differences()] == [B, C]
     summary = matrix.summary()
     assert summary["crun-1.8.1@box"]["failed"] == 1 and summary["runc-1.1.5@box"]["departure"] == 1
     # Rows come in catalogue order (create before start), runtime.md before config-linux.md.
@@ -135,7 +96,7 @@ def test_markdown_puts_summary_then_differences_then_groups():
     text = markdown(build(two_runtimes()))
     assert (
         text.index("## Summary")
-        < text.index("## Differences (3 rules)")
+        < text.index("## Differences (2 rules)")
         < text.index("## All rules")
     )
     # the spec profile: failed, beyond-level-failed, departure, passed, unsupported, ...
@@ -161,7 +122,7 @@ def test_cli_writes_each_format(tmp_path, capsys):
         paths.append(str(path))
     assert main(["merge", *paths, "--format", "json", "-o", str(tmp_path / "m.json")]) == 0
     merged = json.loads((tmp_path / "m.json").read_text())
-    assert merged["differences"] == [B, C, "(no rule id) c/t.py::d"]
+    assert merged["differences"] == [B, C]
     assert main(["merge", *paths]) == 0
     assert capsys.readouterr().out.startswith("# OCI runtime conformance matrix")
     assert main(["merge", *paths, "--format", "html", "-o", str(tmp_path / "m.html")]) == 0
@@ -197,80 +158,6 @@ def test_the_module_entry_point_dispatches_report(tmp_path):
         check=False,
     )
     assert done.returncode == 2 and "no such file" in done.stderr
-
-
-# -- the HTML in a real browser ------------------------------------------------
-
-
-class _Cells(HTMLParser):
-    """Collects, per ``data-rule`` row of the #matrix table, the cells' classes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.table = ""
-        self.rows: dict[str, list[str]] = {}
-        self._row: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "table":
-            self.table = found.get("id") or ""
-        elif tag == "tr" and self.table == "matrix" and found.get("data-rule"):
-            self._row = found["data-rule"]
-            self.rows[self._row or ""] = []
-        elif tag == "td" and self._row and found.get("class"):
-            self.rows[self._row].append(found["class"] or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "tr":
-            self._row = None
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("environment: no chromium to render the HTML (apt-get install chromium)")
-
-
-def _headless(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
-    with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-            env={**os.environ, "HOME": profile},
-        )
-
-
-def test_html_renders_in_headless_chromium(tmp_path):
-    browser = _chromium()
-    page = tmp_path / "matrix.html"
-    page.write_text(html_page(build(two_runtimes())))
-    dumped = _headless(browser, "--dump-dom", page.as_uri())
-    assert dumped.returncode == 0, dumped.stderr[-2000:]
-    parsed = _Cells()
-    parsed.feed(dumped.stdout)
-    assert parsed.rows[A] == ["passed", "passed"]
-    assert parsed.rows[B] == ["departure", "failed"]
-    assert parsed.rows[C] == ["host-lacks", "unsupported"]
-    shot = tmp_path / "matrix.png"
-    done = _headless(browser, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri())
-    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # -- a faulty runtime in the matrix ----------------------------------------------
@@ -448,3 +335,203 @@ def test_merge_shows_the_spec_profile_first_then_runc_cli():
     data = matrix.to_json()
     assert list(data["profiles"]) == ["spec", "runc-cli", "no-rule"]
     assert data["profiles"]["spec"]["runc-1.1.5@box"]["passed"] == 1
+
+
+# -- hosts ---------------------------------------------------------------------
+
+
+def test_columns_are_runtime_at_host_label():
+    matrix = build(two_hosts())
+    assert [c.label for c in matrix.columns] == [
+        "runc-1.1.5@hybrid",
+        "crun-1.8.1@hybrid",
+        "runc-1.1.5@v2",
+        "crun-1.8.1@v2",
+    ]
+    assert matrix.hosts() == ["hybrid", "v2"]
+
+
+def test_a_report_without_a_host_label_is_named_by_its_cgroup_mode():
+    """Reports written before host labels: the cgroup mode is the default label."""
+    old = report("runc", "1.1.5", [("t::a", [A], "passed", {})], None, cgroup_mode="hybrid")
+    assert label_of(old) == "runc-1.1.5@hybrid"
+    old["host"]["cgroup_mode"] = "unknown"
+    assert label_of(old) == "runc-1.1.5@machine-1"
+
+
+def test_a_rule_that_differs_between_hosts_for_one_runtime_is_a_host_difference():
+    matrix = build(two_hosts())
+    found = {(d.runtime_id, d.row.key): d.cells() for d in matrix.host_differences()}
+    assert found == {
+        ("runc-1.1.5", B): {"runc-1.1.5@hybrid": "passed", "runc-1.1.5@v2": "failed"},
+        ("runc-1.1.5", C): {"runc-1.1.5@hybrid": "passed", "runc-1.1.5@v2": "host-lacks"},
+    }
+    # B also differs between runtimes on one host (passed vs departure): a difference.
+    # C differs only between runc's hosts (crun did not run it on v2): not one.
+    assert [row.key for row in matrix.differences()] == [B]
+    assert matrix.host_difference_counts()["runc-1.1.5@v2"] == 2
+    assert matrix.host_difference_counts()["crun-1.8.1@v2"] == 0
+
+
+def test_runtimes_each_alone_on_a_host_still_differ():
+    """Nothing tells runtime from host when no two runtimes shared one: listed."""
+    runc = report("runc", "1.1.5", [("t::a", [A], "passed", {})], "hybrid")
+    crun = report("crun", "1.8.1", [("t::a", [A], "failed", FAILED)], "v2")
+    matrix = build([("r", runc), ("c", crun)])
+    assert [row.key for row in matrix.differences()] == [A]
+    assert matrix.host_differences() == []
+
+
+def test_host_differences_in_markdown_html_and_json():
+    matrix = build(two_hosts())
+    text = markdown(matrix)
+    hosts = text.index("## Host differences (2)")
+    assert text.index("## Summary") < hosts < text.index("## Differences (1 rules)")
+    section = text[hosts : text.index("## Differences")]
+    assert "| runc-1.1.5 | [`" + B in section
+    assert "| `t::b` | hybrid: passed, v2: failed | v2: AssertionError: no |" in section
+    assert "hybrid: passed, v2: host-lacks | v2: host: no hugetlb controller |" in section
+    # The summary counts them per column; the cells carry the mark.
+    assert "| host-differences |" in text
+    assert "| runc-1.1.5@v2 | 1 | 0 | 0 | 1 | 0 | 1 | 0 | 2 |" in text
+    assert "❌ failed †" in text and "⚠️ departure †" not in text
+    page = html_page(matrix)
+    assert '<table id="host-differences">' in page
+    assert page.index('id="host-differences"') < page.index('id="differences"')
+    assert 'class="failed host-difference"' in page
+    data = matrix.to_json()
+    assert data["differences"] == [B]
+    assert data["host_differences"][0] == {
+        "runtime": "runc-1.1.5",
+        "rule": B,
+        "cells": {"runc-1.1.5@hybrid": "passed", "runc-1.1.5@v2": "failed"},
+        "checks": ["t::b"],
+    }
+    assert data["columns"][2]["host_label"] == "v2"
+    assert data["host_difference_counts"]["runc-1.1.5@v2"] == 2
+
+
+def test_one_host_has_no_host_sections():
+    text = markdown(build(two_runtimes()))
+    assert "Host differences" not in text and "host-differences" not in text
+    assert "Host differences" not in html_page(build(two_runtimes()))
+
+
+# -- what a person reads in the HTML -----------------------------------------------
+
+
+def test_html_cells_carry_the_failure_message_and_the_departure_reason():
+    page = html_page(build(two_hosts()))
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    failed = re.search(r'<td class="failed host-difference"[^>]*>(.*?)</td>', page)
+    assert failed and "<details><summary>failed</summary>" in failed.group(1)
+    assert "<code>t::b</code> failed: AssertionError: no" in failed.group(1)
+    departure = re.search(r'<td class="departure"><details>(.*?)</td>', page)
+    assert departure and "departure: runc keeps the old way" in departure.group(1)
+    assert "host: no hugetlb controller" in page
+    # A passed cell stays short.
+    assert '<td class="passed">passed</td>' in page
+
+
+def test_html_zero_counts_are_neutral():
+    page = html_page(build(two_hosts()))
+    summary = page[page.index('id="summary-spec"') : page.index("</table>")]
+    # runc@v2 failed once: coloured; crun@v2 failed never: neutral, not red.
+    assert '<td class="failed">1</td>' in summary
+    assert '<td class="zero">0</td>' in summary
+    assert '<td class="failed">0</td>' not in summary
+    assert "td.zero{" in page
+
+
+def test_differences_leave_out_rows_that_differ_only_by_not_run():
+    partial = report("crun", "1.8.1", [("t::a", [A], "passed", {})])
+    full = report("runc", "1.1.5", [("t::a", [A], "passed", {}), ("t::b", [B], "failed", FAILED)])
+    matrix = build([("full", full), ("partial", partial)])
+    assert {row.key: row.cells["crun-1.8.1@box"] for row in matrix.rows}[B] == "not-run"
+    assert matrix.differences() == []
+    assert "Every rule stands the same in every column that ran it." in markdown(matrix)
+
+
+# -- --label and --fail-on -----------------------------------------------------
+
+
+def _write(tmp_path: Path, reports: list[tuple[str, dict]]) -> list[str]:
+    paths = []
+    for name, document in reports:
+        path = tmp_path / name
+        path.write_text(json.dumps(document))
+        paths.append(str(path))
+    return paths
+
+
+def test_label_names_a_column_and_adds_its_report(tmp_path, capsys):
+    runc, crun = _write(tmp_path, two_runtimes())
+    code = main(
+        [
+            "merge",
+            runc,
+            "--label",
+            f"runc main={runc}",
+            "--label",
+            f"crun ci={crun}",
+            "--format",
+            "json",
+        ]
+    )
+    assert code == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert [c["label"] for c in merged["columns"]] == ["runc main", "crun ci"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--label", "nameonly"], "expected NAME=REPORT"),
+        (["--label", "=r.json"], "expected NAME=REPORT"),
+        (["--fail-on", "passed"], "unknown 'passed'; choose from failed,"),
+        (["--fail-on", "failed,oops"], "unknown 'oops'"),
+        (["--fail-on", ","], "empty; name one or more of failed"),
+    ],
+)
+def test_bad_label_and_fail_on_are_usage_errors(tmp_path, capsys, args, message):
+    (path,) = _write(tmp_path, two_runtimes()[:1])
+    with pytest.raises(SystemExit) as exited:
+        main(["merge", path, *args])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_label_given_twice_is_an_error(tmp_path, capsys):
+    runc, crun = _write(tmp_path, two_runtimes())
+    assert main(["merge", "--label", f"x={runc}", "--label", f"x={crun}"]) == 2
+    assert "the name 'x' is given twice" in capsys.readouterr().err
+
+
+def test_fail_on_gates_on_the_merged_matrix(tmp_path, capsys):
+    paths = _write(tmp_path, two_hosts())
+    # Default: the matrix, exit 0, whatever is in it.
+    assert main(["merge", *paths, "-o", str(tmp_path / "m.md")]) == 0
+    assert main(["merge", *paths, "--fail-on", "beyond-level,unsupported"]) == 0
+    capsys.readouterr()
+    assert main(["merge", *paths, "--fail-on", "failed", "-o", str(tmp_path / "g.md")]) == 1
+    err = capsys.readouterr().err
+    assert f"--fail-on failed: 1 cell(s): runc-1.1.5@v2: {B} failed" in err
+    assert (tmp_path / "g.md").read_text().startswith("# OCI runtime conformance matrix")
+    assert main(["merge", *paths, "--fail-on", "departure"]) == 1
+    assert "2 cell(s)" in capsys.readouterr().err
+    assert main(["merge", *paths, "--fail-on", "host-difference"]) == 1
+    assert "runc-1.1.5@hybrid: " + B + " host-difference" in capsys.readouterr().err
+
+
+def test_fail_on_exit_status_through_the_module_entry_point(tmp_path):
+    paths = _write(tmp_path, two_hosts())
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_runc", "report", "merge", *paths, "--fail-on", "failed"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("# OCI runtime conformance matrix")

@@ -63,13 +63,52 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    """One run: a runtime on a host, as the report describes them."""
+    """One run: a runtime on a host, as the report describes them.
+
+    ``runtime_id`` (``runc-1.1.5``, ``runc-1.1.5 rootless``) and ``host_label``
+    (``hybrid``, ``v2``, ``gha-ubuntu-24.04``) are what the label is made of:
+    columns with the same runtime id on different hosts are compared for host
+    differences.
+    """
 
     label: str
     source: str
     runtime: dict[str, Any]
     host: dict[str, Any]
     departures_file: str | None
+    runtime_id: str = ""
+    host_label: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's part in a cell: its node id, the state it gives, and why
+    (a failure's first line, a departure's or a skip's reason; "" for a pass)."""
+
+    nodeid: str
+    state: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HostDifference:
+    """One runtime, one rule, different outcomes on different hosts."""
+
+    runtime_id: str
+    row: Row
+    columns: list[Column]
+
+    def cells(self) -> dict[str, str]:
+        return {column.label: self.row.cells[column.label] for column in self.columns}
+
+    def differing_checks(self) -> list[str]:
+        """The node ids whose state is not the same on every host that ran them."""
+        states: dict[str, set[str]] = {}
+        for column in self.columns:
+            for check in self.row.checks.get(column.label, []):
+                if check.state != "not-run":
+                    states.setdefault(check.nodeid, set()).add(check.state)
+        return [nodeid for nodeid, found in states.items() if len(found) > 1]
 
 
 @dataclass
@@ -79,7 +118,7 @@ class Row:
     key: str
     rule: Rule | None
     cells: dict[str, str] = field(default_factory=dict)
-    checks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    checks: dict[str, list[Check]] = field(default_factory=dict)
 
     @property
     def document(self) -> str:
@@ -89,8 +128,12 @@ class Row:
     def section(self) -> str:
         return self.rule.section if self.rule else ""
 
-    def differs(self) -> bool:
-        return len(set(self.cells.values())) > 1
+    def differs(self, labels: Iterable[str] | None = None) -> bool:
+        """Whether the columns (all, or these) that ran it disagree: a ``not-run``
+        cell (a check not in that report, or skipped for the environment) says
+        nothing about the runtime, so it differs from nothing."""
+        chosen = self.cells if labels is None else {label: self.cells[label] for label in labels}
+        return len({state for state in chosen.values() if state != "not-run"}) > 1
 
     @property
     def profile(self) -> str:
@@ -107,8 +150,84 @@ class Matrix:
     columns: list[Column]
     rows: list[Row]
 
+    def hosts(self) -> list[str]:
+        """The host labels of the columns, in column order, once each."""
+        return list(dict.fromkeys(column.host_label for column in self.columns))
+
+    def _by_runtime(self) -> dict[str, list[Column]]:
+        """Columns per runtime id, for runtimes seen on more than one host."""
+        grouped: dict[str, list[Column]] = {}
+        for column in self.columns:
+            grouped.setdefault(column.runtime_id, []).append(column)
+        return {
+            runtime: columns
+            for runtime, columns in grouped.items()
+            if len({column.host_label for column in columns}) > 1
+        }
+
+    def host_differences(self) -> list[HostDifference]:
+        """Per runtime seen on several hosts, the rules whose outcome the host changes."""
+        found = []
+        for runtime, columns in self._by_runtime().items():
+            labels = [column.label for column in columns]
+            found += [
+                HostDifference(runtime, row, columns) for row in self.rows if row.differs(labels)
+            ]
+        return found
+
+    def _differs_between_runtimes(self, row: Row) -> bool:
+        """Runtimes disagree on one host, or two runtimes never share an outcome
+        (as when each ran on a host of its own, where nothing tells runtime
+        from host)."""
+        for host in self.hosts():
+            if row.differs([c.label for c in self.columns if c.host_label == host]):
+                return True
+        outcomes: dict[str, set[str]] = {}
+        for column in self.columns:
+            state = row.cells[column.label]
+            if state != "not-run":
+                outcomes.setdefault(column.runtime_id, set()).add(state)
+        found = list(outcomes.values())
+        return any(not (a & b) for i, a in enumerate(found) for b in found[i + 1 :])
+
     def differences(self) -> list[Row]:
-        return [row for row in self.rows if row.differs()]
+        """Rules on which runtimes disagree on the same host (``not-run`` cells aside).
+
+        A rule that differs only between hosts for the same runtime is a host
+        difference (:meth:`host_differences`), not one of these.
+        """
+        return [row for row in self.rows if self._differs_between_runtimes(row)]
+
+    def host_difference_counts(self, profile: str | None = None) -> dict[str, int]:
+        """Per column: how many of its rules (of one profile, or all) stand
+        otherwise for its runtime on another host."""
+        counts = {column.label: 0 for column in self.columns}
+        for difference in self.host_differences():
+            if profile is not None and difference.row.profile != profile:
+                continue
+            for label, state in difference.cells().items():
+                if state != "not-run":
+                    counts[label] += 1
+        return counts
+
+    def host_cells(self) -> set[tuple[str, str]]:
+        """(column, rule) of every cell that is part of a host difference."""
+        return {
+            (label, difference.row.key)
+            for difference in self.host_differences()
+            for label, state in difference.cells().items()
+            if state != "not-run"
+        }
+
+    def cells_in(self, states: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(column, rule, state) of every cell in one of ``states``, in reading order."""
+        wanted = set(states)
+        return [
+            (column.label, row.key, row.cells[column.label])
+            for row in self.rows
+            for column in self.columns
+            if row.cells[column.label] in wanted
+        ]
 
     def summary(self, profile: str | None = None) -> dict[str, dict[str, int]]:
         """Per column: how many rules (of one profile, or all) are in each state."""
@@ -140,6 +259,8 @@ class Matrix:
             "columns": [
                 {
                     "label": c.label,
+                    "runtime_id": c.runtime_id,
+                    "host_label": c.host_label,
                     "source": c.source,
                     "runtime": {k: v for k, v in c.runtime.items() if k != "features"},
                     "host": c.host,
@@ -150,6 +271,16 @@ class Matrix:
             "summary": self.summary(),
             "profiles": {profile: self.summary(profile) for profile in self.profiles()},
             "differences": [row.key for row in self.differences()],
+            "host_difference_counts": self.host_difference_counts(),
+            "host_differences": [
+                {
+                    "runtime": difference.runtime_id,
+                    "rule": difference.row.key,
+                    "cells": difference.cells(),
+                    "checks": difference.differing_checks(),
+                }
+                for difference in self.host_differences()
+            ],
             "rows": [
                 {
                     "rule": row.key,
@@ -161,7 +292,9 @@ class Matrix:
                     "url": row.rule.url if row.rule else None,
                     "cells": row.cells,
                     "checks": {
-                        label: [{"nodeid": n, "outcome": o} for n, o in checks]
+                        label: [
+                            {"nodeid": c.nodeid, "outcome": c.state, "note": c.note} for c in checks
+                        ]
                         for label, checks in row.checks.items()
                     },
                 }
@@ -295,17 +428,40 @@ def cell_of(record: dict[str, Any]) -> str:
     )
 
 
-def label_of(report: dict[str, Any]) -> str:
-    """``runc-1.1.5@vm``, ``crun-1.8.1@ci-3 rootless``: runtime, release, host, privilege."""
+#: Longest note kept in a cell: the first line of a failure, a reason.
+MAX_NOTE = 500
+
+
+def note_of(record: dict[str, Any]) -> str:
+    """Why a check stands as it does: a failure's first line, else its reason."""
+    text = str(record.get("message") or record.get("reason") or "")
+    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
+
+
+def runtime_id_of(report: dict[str, Any]) -> str:
+    """``runc-1.1.5``, ``crun-1.8.1 rootless``: name, release without build metadata, privilege."""
     runtime = report.get("runtime") or {}
     host = report.get("host") or {}
     name = runtime.get("name") or Path(str(runtime.get("path") or "runtime")).name
     release = str(runtime.get("release") or "").split("+")[0]
-    label = f"{name}-{release}" if release else str(name)
-    label += f"@{host.get('name') or 'host'}"
-    if host.get("privilege") == "rootless":
-        label += " rootless"
-    return label
+    found = f"{name}-{release}" if release else str(name)
+    return found + " rootless" if host.get("privilege") == "rootless" else found
+
+
+def host_label_of(report: dict[str, Any]) -> str:
+    """The report's host ``label``; for a report written before labels, its
+    cgroup mode (the default label), else the host name."""
+    host = report.get("host") or {}
+    mode = host.get("cgroup_mode")
+    known_mode = mode if mode in ("v1", "hybrid", "v2") else None
+    return str(host.get("label") or known_mode or host.get("name") or "host")
+
+
+def label_of(report: dict[str, Any]) -> str:
+    """``runc-1.1.5@hybrid``, ``crun-1.8.1@gha-ubuntu-24.04 rootless``: runtime@host."""
+    runtime_id = runtime_id_of(report)
+    name, rootless, _ = runtime_id.partition(" rootless")
+    return f"{name}@{host_label_of(report)}" + (" rootless" if rootless else "")
 
 
 def _worst(states: Iterable[str]) -> str:
@@ -341,17 +497,39 @@ def split_runtimes(report: dict[str, Any]) -> list[dict[str, Any]]:
     return parts
 
 
-def build(reports: Sequence[tuple[str, dict[str, Any]]]) -> Matrix:
-    """The matrix of these (source name, report) pairs: one column per runtime of each."""
-    reports = [(source, part) for source, report in reports for part in split_runtimes(report)]
+def _explicit_label(name: str, runtime_id: str, several: bool) -> str:
+    """``--label NAME=REPORT``: NAME itself, or ``NAME/runtime`` per runtime of a
+    report that holds several."""
+    return f"{name}/{runtime_id}" if several else name
+
+
+def build(
+    reports: Sequence[tuple[str, dict[str, Any]]], labels: dict[str, str] | None = None
+) -> Matrix:
+    """The matrix of these (source name, report) pairs: one column per runtime of each.
+
+    ``labels`` names the columns of some sources (``--label NAME=REPORT``);
+    the others are ``runtime@host``.
+    """
+    labels = labels or {}
+    parts = [
+        (source, part, len(split) > 1)
+        for source, report in reports
+        for split in [split_runtimes(report)]
+        for part in split
+    ]
     known = catalogue()
     positions = {rule.id: index for index, rule in enumerate(known)}
     columns: list[Column] = []
     found: dict[str, Row] = {}
     seen_labels: dict[str, int] = {}
-    per_column: list[dict[str, list[tuple[str, str]]]] = []
-    for source, report in reports:
-        label = label_of(report)
+    per_column: list[dict[str, list[Check]]] = []
+    for source, report, several in parts:
+        runtime_id = runtime_id_of(report)
+        if source in labels:
+            label = _explicit_label(labels[source], runtime_id, several)
+        else:
+            label = label_of(report)
         seen_labels[label] = seen_labels.get(label, 0) + 1
         if seen_labels[label] > 1:
             label = f"{label} #{seen_labels[label]}"
@@ -363,19 +541,22 @@ def build(reports: Sequence[tuple[str, dict[str, Any]]]) -> Matrix:
                 report.get("runtime") or {},
                 report.get("host") or {},
                 departures.get("file"),
+                runtime_id=runtime_id,
+                host_label=host_label_of(report),
             )
         )
-        states: dict[str, list[tuple[str, str]]] = {}
+        states: dict[str, list[Check]] = {}
         for record in report["records"]:
+            check = Check(record["nodeid"], cell_of(record), note_of(record))
             for key in record.get("rules") or [NO_RULE + " " + record["nodeid"]]:
-                states.setdefault(key, []).append((record["nodeid"], cell_of(record)))
+                states.setdefault(key, []).append(check)
                 if key not in found:
                     found[key] = Row(key, known.rules.get(key))
         per_column.append(states)
     for column, states in zip(columns, per_column):
         for key, row in found.items():
             checks = states.get(key, [])
-            row.cells[column.label] = _worst(state for _, state in checks)
+            row.cells[column.label] = _worst(check.state for check in checks)
             row.checks[column.label] = checks
     rows = sorted(found.values(), key=lambda row: _order(row.rule, row.key, positions))
     return Matrix(columns, rows)
