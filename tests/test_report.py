@@ -377,7 +377,8 @@ def test_failure_of_a_rule_newer_than_the_runtime_claims_is_beyond_level_failed(
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1 and outcomes.get("failed") == 1, outcomes
     assert "skipped" not in outcomes, outcomes
-    result.stdout.fnmatch_lines(["*1 failed, 1 passed, 1 beyond-level failed*"])
+    # (pytest may put "N warnings" between the counts: not ours to pin)
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed,*1 beyond-level failed*"])
     result.stdout.no_fnmatch_line("*SKIPPED*runtime:*")
     result.stdout.fnmatch_lines(
         [
