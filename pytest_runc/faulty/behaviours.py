@@ -565,3 +565,61 @@ def errors_reworded(call: Call) -> int | None:
     else:
         sys.stderr.write(stderr)
     return status
+
+
+# -- inputs ignored (faults/inputs.py) -------------------------------------------
+
+
+def _exec_split(sub: list[str]) -> tuple[list[str], list[str]]:
+    """(options with their values, the id and command) of an ``exec`` call."""
+    index = 0
+    while index < len(sub) and sub[index].startswith("-"):
+        index += 2 if sub[index] in _EXEC_WITH_VALUE else 1
+    return sub[:index], sub[index:]
+
+
+def exec_options_dropped(*names: str) -> Intercept:
+    """``exec`` runs as if the options ``names`` (and their values) were not given:
+    a runtime that parses them and never applies them."""
+
+    def intercept(call: Call) -> int | None:
+        options, rest = _exec_split(call.sub)
+        if call.command != "exec" or not set(names) & set(options):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(options):
+            width = 2 if options[index] in _EXEC_WITH_VALUE else 1
+            if options[index] not in names:
+                kept += options[index : index + width]
+            index += width
+        return exit_of(run(_sibling(call, "exec", *kept, *rest)).returncode)
+
+    return intercept
+
+
+def exec_process_edited(edit: Callable[[dict[str, Any]], bool]) -> Intercept:
+    """``exec --process FILE`` runs a copy of FILE changed by ``edit`` (True: it
+    changed something): a runtime that reads a field of process.json wrongly."""
+
+    def intercept(call: Call) -> int | None:
+        options, rest = _exec_split(call.sub)
+        flag = next((name for name in ("--process", "-p") if name in options), None)
+        if call.command != "exec" or flag is None:
+            return None
+        position = options.index(flag) + 1
+        try:
+            process = json.loads(Path(options[position]).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(process, dict) or not edit(process):
+            return None
+        copy = _marker(f"process-{os.getpid()}.json")
+        copy.write_text(json.dumps(process))
+        try:
+            options = [*options[:position], str(copy), *options[position + 1 :]]
+            return exit_of(run(_sibling(call, "exec", *options, *rest)).returncode)
+        finally:
+            copy.unlink(missing_ok=True)
+
+    return intercept

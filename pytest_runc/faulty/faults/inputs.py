@@ -1,0 +1,51 @@
+"""Faulty runtimes that ignore or misapply one input: an exec flag, a config field,
+a signal to ``runc run``, an argument that must be refused, a seccomp action or
+argument condition (the checks of the input inventory, pytest_runc/rules/inputs.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_runc.faulty.behaviours import exec_options_dropped, exec_process_edited
+from pytest_runc.faulty.model import Fault
+
+XO = "conformance/test_exec_options.py::"
+
+
+def _drop_final_affinity(process: dict[str, Any]) -> bool:
+    affinity = process.get("execCPUAffinity") or {}
+    return affinity.pop("final", None) is not None
+
+
+FAULTS: list[Fault] = [
+    Fault(
+        "exec-cap-ignored",
+        "`exec --cap` is accepted and not applied",
+        {
+            XO
+            + "test_exec_cap_adds_the_capability": "exec --cap CAP_SYS_NICE gave a process without"
+        },
+        intercept=exec_options_dropped("--cap", "-c"),
+    ),
+    Fault(
+        "exec-no-new-privs-ignored",
+        "`exec --no-new-privs` is accepted and not applied",
+        {XO + "test_exec_no_new_privs_sets_the_flag": "NoNewPrivs is '0', not 1"},
+        intercept=exec_options_dropped("--no-new-privs"),
+    ),
+    Fault(
+        "exec-cgroup-ignored",
+        "`exec --cgroup` runs the process in the container's own cgroup",
+        {XO + "test_exec_cgroup_runs_in_the_sub_cgroup": "not in the sub-cgroup prt-sub"},
+        intercept=exec_options_dropped("--cgroup"),
+    ),
+    Fault(
+        "exec-cpu-affinity-final-ignored",
+        "an exec'd process keeps the cgroup's CPUs whatever execCPUAffinity.final says",
+        {
+            XO
+            + "test_exec_cpu_affinity_final_pins_the_process": "the exec'd process may run on CPUs"
+        },
+        intercept=exec_process_edited(_drop_final_affinity),
+    ),
+]
