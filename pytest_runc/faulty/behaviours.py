@@ -623,3 +623,59 @@ def exec_process_edited(edit: Callable[[dict[str, Any]], bool]) -> Intercept:
             copy.unlink(missing_ok=True)
 
     return intercept
+
+
+def run_keeps_signals(call: Call) -> int | None:
+    """A foreground ``run`` that catches the signals sent to it and passes none on:
+    the container's process never sees them."""
+    if call.command != "run" or {"--detach", "-d"} & set(call.sub):
+        return None
+    import signal  # only this fault handles signals
+
+    for number in (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGINT):
+        # A handler, not SIG_IGN: an ignored signal would stay ignored in runc.
+        signal.signal(number, lambda *_: None)
+    return exit_of(run(call.real).returncode)
+
+
+def succeeds_when_stopped(command: str) -> Intercept:
+    """``command`` on a stopped container does nothing and exits 0, as a runtime
+    that forgets to check the status would."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command != command:
+            return None
+        # exec's id comes before the command, the others' last
+        rest = _exec_split(call.sub)[1] if command == "exec" else [call.container_id]
+        if not rest:
+            return None
+        state = run(_sibling(call, "state", rest[0]), capture=True)
+        try:
+            status = json.loads(state.stdout).get("status") if state.returncode == 0 else None
+        except ValueError:
+            status = None
+        return 0 if status == "stopped" else None
+
+    return intercept
+
+
+def _known_signal(name: str) -> bool:
+    import signal  # only this fault names signals
+
+    if name.isdigit():
+        return 0 < int(name) < signal.NSIG
+    wanted = name.upper() if name.upper().startswith("SIG") else f"SIG{name.upper()}"
+    return wanted in signal.Signals.__members__
+
+
+def kill_unknown_signal_sends_term(call: Call) -> int | None:
+    """``kill`` with a signal it cannot parse sends SIGTERM instead of refusing."""
+    if call.command != "kill":
+        return None
+    index = 0
+    while index < len(call.sub) and call.sub[index].startswith("-"):
+        index += 1
+    positional = call.sub[index:]
+    if len(positional) < 2 or _known_signal(positional[1]):
+        return None
+    return exit_of(run(_sibling(call, "kill", *call.sub[:index], positional[0], "TERM")).returncode)

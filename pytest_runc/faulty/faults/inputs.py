@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_runc.faulty.behaviours import exec_options_dropped, exec_process_edited
+from pytest_runc.faulty.behaviours import (
+    exec_options_dropped,
+    exec_process_edited,
+    kill_unknown_signal_sends_term,
+    run_keeps_signals,
+    succeeds_when_stopped,
+)
 from pytest_runc.faulty.model import Fault
 
 XO = "conformance/test_exec_options.py::"
+RF = "conformance/test_run_foreground.py::"
+SO = "conformance/test_stopped_operations.py::"
 
 
 def _drop_final_affinity(process: dict[str, Any]) -> bool:
@@ -47,5 +55,45 @@ FAULTS: list[Fault] = [
             + "test_exec_cpu_affinity_final_pins_the_process": "the exec'd process may run on CPUs"
         },
         intercept=exec_process_edited(_drop_final_affinity),
+    ),
+    Fault(
+        "run-keeps-signals",
+        "a foreground `runc run` catches the signals sent to it and forwards none",
+        {
+            RF + f"test_signal_to_runc_run_reaches_the_container[{name}]": (
+                f"SIG{name} sent to the foreground `runc run`"
+            )
+            for name in ("USR1", "TERM")
+        },
+        intercept=run_keeps_signals,
+    ),
+    Fault(
+        "pause-stopped-accepted",
+        "`pause` of a stopped container does nothing and exits 0",
+        {SO + "test_pause_of_a_stopped_container_fails": "pause of a stopped container exited 0"},
+        intercept=succeeds_when_stopped("pause"),
+    ),
+    Fault(
+        "resume-stopped-accepted",
+        "`resume` of a stopped container does nothing and exits 0",
+        {SO + "test_resume_of_a_stopped_container_fails": "resume of a stopped container exited 0"},
+        intercept=succeeds_when_stopped("resume"),
+    ),
+    Fault(
+        "exec-stopped-accepted",
+        "`exec` into a stopped container runs nothing and exits 0",
+        {SO + "test_exec_in_a_stopped_container_fails": "exec in a stopped container exited 0"},
+        intercept=succeeds_when_stopped("exec"),
+    ),
+    Fault(
+        "kill-unknown-signal-sends-term",
+        "`kill` with a signal it does not know sends SIGTERM instead",
+        {
+            SO + f"test_kill_with_an_unknown_signal_fails_and_sends_nothing[{name}]": (
+                f"kill with the unknown signal '{name}' exited 0"
+            )
+            for name in ("PRTBOGUS", "SIGPRTBOGUS")
+        },
+        intercept=kill_unknown_signal_sends_term,
     ),
 ]
