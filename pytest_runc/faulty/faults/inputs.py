@@ -18,6 +18,28 @@ from pytest_runc.faulty.model import Fault
 XO = "conformance/test_exec_options.py::"
 RF = "conformance/test_run_foreground.py::"
 SO = "conformance/test_stopped_operations.py::"
+RV = "conformance/test_resource_values.py::"
+
+#: The resource fields test_resource_values.py checks, by the section they are in.
+_CHECKED_RESOURCES = {
+    "cpu": ("burst", "idle", "realtimePeriod", "realtimeRuntime"),
+    "memory": ("swappiness", "disableOOMKiller"),
+    "blockIO": ("throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice"),
+}
+
+
+_RESOURCE_CHECKS = (
+    "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
+    "blkio-write-bps", "blkio-read-iops", "blkio-write-iops",
+)  # fmt: skip
+
+
+def _drop_resource_fields(config: dict[str, Any]) -> None:
+    """A runtime that knows only the older resource fields: these are never written."""
+    resources = config.get("linux", {}).get("resources", {})
+    for section, fields in _CHECKED_RESOURCES.items():
+        for name in fields:
+            resources.get(section, {}).pop(name, None)
 
 
 def _drop_final_affinity(process: dict[str, Any]) -> bool:
@@ -95,5 +117,17 @@ FAULTS: list[Fault] = [
             for name in ("PRTBOGUS", "SIGPRTBOGUS")
         },
         intercept=kill_unknown_signal_sends_term,
+    ),
+    Fault(
+        "resource-fields-unapplied",
+        "cpu burst/idle/realtime, memory swappiness/OOM switch and the write/IOPS"
+        " throttles are accepted and never written to the cgroup",
+        {
+            RV + f"test_resource_value_reaches_its_cgroup_file[{name}]": (
+                f"{name}: the container's cgroup files"
+            )
+            for name in _RESOURCE_CHECKS
+        },
+        mutate=_drop_resource_fields,
     ),
 ]
