@@ -28,6 +28,43 @@ _CHECKED_RESOURCES = {
 }
 
 
+SA = "conformance/test_seccomp_actions.py::"
+
+
+def _seccomp_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = config.get("linux", {}).get("seccomp", {}).get("syscalls", [])
+    return rules
+
+
+_NEWER_ACTIONS = (
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRACE",
+)
+
+
+def _newer_actions_allowed(config: dict[str, Any]) -> None:
+    """A runtime whose action table stops at KILL/ERRNO/ALLOW: the rest become ALLOW."""
+    for rule in _seccomp_rules(config):
+        if rule.get("action") in _NEWER_ACTIONS:
+            rule["action"] = "SCMP_ACT_ALLOW"
+
+
+def _log_denies(config: dict[str, Any]) -> None:
+    """A runtime that maps SCMP_ACT_LOG onto the errno action."""
+    for rule in _seccomp_rules(config):
+        if rule.get("action") == "SCMP_ACT_LOG":
+            rule["action"] = "SCMP_ACT_ERRNO"
+
+
+def _args_dropped(config: dict[str, Any]) -> None:
+    """A runtime that adds each rule without its argument conditions."""
+    for rule in _seccomp_rules(config):
+        rule.pop("args", None)
+
+
+_COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
     "blkio-write-bps", "blkio-read-iops", "blkio-write-iops",
@@ -129,5 +166,35 @@ FAULTS: list[Fault] = [
             for name in _RESOURCE_CHECKS
         },
         mutate=_drop_resource_fields,
+    ),
+    Fault(
+        "seccomp-newer-actions-allowed",
+        "seccomp rules with TRAP, KILL_PROCESS, KILL_THREAD or TRACE let the call through",
+        {
+            SA + f"test_seccomp_action_does_what_it_names[{action}]": f"{action}: mkdir ended with"
+            for action in _NEWER_ACTIONS
+        },
+        mutate=_newer_actions_allowed,
+    ),
+    Fault(
+        "seccomp-log-denies",
+        "a seccomp rule with SCMP_ACT_LOG denies the call (EPERM)",
+        {
+            SA + "test_seccomp_action_does_what_it_names[SCMP_ACT_LOG]": (
+                "SCMP_ACT_LOG: mkdir ended with"
+            )
+        },
+        mutate=_log_denies,
+    ),
+    Fault(
+        "seccomp-args-ignored",
+        "seccomp rules are applied without their argument conditions",
+        {
+            SA + f"test_seccomp_rule_matches_only_calls_whose_argument_compares[SCMP_CMP_{op}]": (
+                f"SCMP_CMP_{op} (value"
+            )
+            for op in _COMPARISONS
+        },
+        mutate=_args_dropped,
     ),
 ]
