@@ -64,6 +64,42 @@ def _args_dropped(config: dict[str, Any]) -> None:
         rule.pop("args", None)
 
 
+HS = "conformance/test_hooks_state.py::"
+HOOK_KINDS = (
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+)
+
+
+def _hooks_read_edited(edits: dict[str, str]) -> Any:
+    """A mutation that makes each hook of kind K read its state through ``sed
+    edits[K]``: the runtime hands that hook a wrong state."""
+
+    def mutate(config: dict[str, Any]) -> None:
+        for kind, hooks in config.get("hooks", {}).items():
+            if kind not in edits:
+                continue
+            for hook in hooks:
+                script = f'/bin/sed -e \'{edits[kind]}\' | exec "$0" "$@"'
+                original = [hook["path"], *hook.get("args", [hook["path"]])[1:]]
+                hook["path"], hook["args"] = "/bin/sh", ["sh", "-c", script, *original]
+
+    return mutate
+
+
+def _status(value: str) -> str:
+    return f's/"status":"[a-z]*"/"status":"{value}"/'
+
+
+#: Each kind's status taken from the next point of the container's life.
+_STATUS_ONE_STEP_LATE = {
+    "prestart": "created", "createRuntime": "created", "createContainer": "created",
+    "startContainer": "running", "poststart": "stopped", "poststop": "running",
+}  # fmt: skip
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -196,5 +232,24 @@ FAULTS: list[Fault] = [
             for op in _COMPARISONS
         },
         mutate=_args_dropped,
+    ),
+    Fault(
+        "hooks-read-a-later-status",
+        "each hook reads the status of a later point of the container's life than its own",
+        {
+            HS + f"test_hook_state_has_the_status_of_its_point[{kind}]": f"the {kind} hook read"
+            for kind in HOOK_KINDS
+        },
+        mutate=_hooks_read_edited({k: _status(v) for k, v in _STATUS_ONE_STEP_LATE.items()}),
+    ),
+    Fault(
+        "hooks-read-pid-0",
+        "every hook reads the state with pid 0, as if the process had not started",
+        {
+            HS + f"test_hook_state_has_the_container_pid[{kind}]": f"the {kind} hook read the pid 0"
+            for kind in HOOK_KINDS
+            if kind != "poststop"
+        },
+        mutate=_hooks_read_edited(dict.fromkeys(HOOK_KINDS, 's/"pid":[0-9]*/"pid":0/')),
     ),
 ]
