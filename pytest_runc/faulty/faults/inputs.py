@@ -100,6 +100,32 @@ _STATUS_ONE_STEP_LATE = {
     "prestart": "created", "createRuntime": "created", "createContainer": "created",
     "startContainer": "running", "poststart": "stopped", "poststop": "running",
 }  # fmt: skip
+SC = "conformance/test_scheduler.py::"
+
+
+def _scheduler(config: dict[str, Any]) -> dict[str, Any]:
+    scheduler: dict[str, Any] = config.get("process", {}).get("scheduler", {})
+    return scheduler
+
+
+def _priority_one_lower(config: dict[str, Any]) -> None:
+    """A runtime that counts realtime priorities from 0 where the kernel counts from 1."""
+    scheduler = _scheduler(config)
+    if scheduler.get("priority"):
+        scheduler["priority"] -= 1
+
+
+def _deadline_runtime_in_wrong_unit(config: dict[str, Any]) -> None:
+    """A runtime that reads the deadline runtime as a share of the deadline, not nanoseconds."""
+    scheduler = _scheduler(config)
+    if scheduler.get("runtime") and scheduler.get("deadline"):
+        scheduler["runtime"] = scheduler["deadline"] * 8 // 9
+
+
+def _scheduler_flags_dropped(config: dict[str, Any]) -> None:
+    _scheduler(config).pop("flags", None)
+
+
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -251,5 +277,23 @@ FAULTS: list[Fault] = [
             if kind != "poststop"
         },
         mutate=_hooks_read_edited(dict.fromkeys(HOOK_KINDS, 's/"pid":[0-9]*/"pid":0/')),
+    ),
+    Fault(
+        "scheduler-priority-one-lower",
+        "a realtime scheduler priority is applied one lower than configured",
+        {SC + "test_realtime_priority_is_applied": "policy and rt_priority are ('1', '9')"},
+        mutate=_priority_one_lower,
+    ),
+    Fault(
+        "scheduler-deadline-runtime-wrong",
+        "a SCHED_DEADLINE runtime is applied as most of the deadline, not as configured",
+        {SC + "test_deadline_policy_and_runtime_are_applied": "ns of runtime left, configured"},
+        mutate=_deadline_runtime_in_wrong_unit,
+    ),
+    Fault(
+        "scheduler-flags-ignored",
+        "process.scheduler.flags are accepted and not applied",
+        {SC + "test_reset_on_fork_flag_is_applied": "the process's policy and its child's are"},
+        mutate=_scheduler_flags_dropped,
     ),
 ]
