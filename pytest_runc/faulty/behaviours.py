@@ -679,3 +679,23 @@ def kill_unknown_signal_sends_term(call: Call) -> int | None:
     if len(positional) < 2 or _known_signal(positional[1]):
         return None
     return exit_of(run(_sibling(call, "kill", *call.sub[:index], positional[0], "TERM")).returncode)
+
+
+def update_options_dropped(*names: str) -> Intercept:
+    """``update`` runs without the options ``names`` (each takes a value): a
+    runtime that parses them and changes nothing."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command != "update" or not set(names) & set(call.sub):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(call.sub):
+            if call.sub[index] in names:
+                index += 2
+                continue
+            kept.append(call.sub[index])
+            index += 1
+        return exit_of(run(_sibling(call, "update", *kept)).returncode)
+
+    return intercept

@@ -12,6 +12,7 @@ from pytest_runc.faulty.behaviours import (
     kill_unknown_signal_sends_term,
     run_keeps_signals,
     succeeds_when_stopped,
+    update_options_dropped,
 )
 from pytest_runc.faulty.model import Fault
 
@@ -126,6 +127,11 @@ def _scheduler_flags_dropped(config: dict[str, Any]) -> None:
     _scheduler(config).pop("flags", None)
 
 
+UF = "conformance/test_update_flags.py::"
+_UPDATE_FLAGS = (
+    "cpu-period", "cpu-share", "cpuset-cpus", "memory-reservation", "memory-swap",
+    "cpu-burst", "cpu-idle",
+)  # fmt: skip
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -295,5 +301,15 @@ FAULTS: list[Fault] = [
         "process.scheduler.flags are accepted and not applied",
         {SC + "test_reset_on_fork_flag_is_applied": "the process's policy and its child's are"},
         mutate=_scheduler_flags_dropped,
+    ),
+    Fault(
+        "update-flags-unapplied",
+        "`runc update` accepts --cpu-period, --cpu-share, --cpuset-cpus, --memory-reservation,"
+        " --memory-swap, --cpu-burst and --cpu-idle and changes nothing",
+        {
+            UF + f"test_update_flag_rewrites_its_cgroup_file[{name}]": "after `runc update"
+            for name in _UPDATE_FLAGS
+        },
+        intercept=update_options_dropped(*(f"--{name}" for name in _UPDATE_FLAGS)),
     ),
 ]
