@@ -699,3 +699,26 @@ def update_options_dropped(*names: str) -> Intercept:
         return exit_of(run(_sibling(call, "update", *kept)).returncode)
 
     return intercept
+
+
+_CREATE_RUN_WITH_VALUE = {"--bundle", "-b", "--console-socket", "--pid-file", "--preserve-fds",
+                          "--pidfd-socket"}  # fmt: skip
+
+
+def create_run_options_dropped(*names: str) -> Intercept:
+    """``create`` and ``run`` run without the options ``names`` (and their
+    values): a runtime that parses them and never applies them."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command not in {"create", "run"} or not set(names) & set(call.sub):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(call.sub):
+            width = 2 if call.sub[index] in _CREATE_RUN_WITH_VALUE else 1
+            if call.sub[index] not in names:
+                kept += call.sub[index : index + width]
+            index += width
+        return exit_of(run(_sibling(call, call.command, *kept)).returncode)
+
+    return intercept

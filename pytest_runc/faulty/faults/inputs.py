@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_runc.faulty.behaviours import (
+    create_run_options_dropped,
     exec_options_dropped,
     exec_process_edited,
     kill_unknown_signal_sends_term,
@@ -130,8 +131,9 @@ def _scheduler_flags_dropped(config: dict[str, Any]) -> None:
 UF = "conformance/test_update_flags.py::"
 _UPDATE_FLAGS = (
     "cpu-period", "cpu-share", "cpuset-cpus", "memory-reservation", "memory-swap",
-    "cpu-burst", "cpu-idle",
+    "cpu-burst", "cpu-idle", "cpu-rt-period", "cpu-rt-runtime",
 )  # fmt: skip
+CR = "conformance/test_create_run_options.py::"
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -305,11 +307,30 @@ FAULTS: list[Fault] = [
     Fault(
         "update-flags-unapplied",
         "`runc update` accepts --cpu-period, --cpu-share, --cpuset-cpus, --memory-reservation,"
-        " --memory-swap, --cpu-burst and --cpu-idle and changes nothing",
+        " --memory-swap, --cpu-burst, --cpu-idle and --cpu-rt-* and changes nothing",
         {
             UF + f"test_update_flag_rewrites_its_cgroup_file[{name}]": "after `runc update"
             for name in _UPDATE_FLAGS
         },
         intercept=update_options_dropped(*(f"--{name}" for name in _UPDATE_FLAGS)),
+    ),
+    Fault(
+        "create-run-preserve-fds-ignored",
+        "create and run accept --preserve-fds and pass no fd on",
+        {
+            CR + "test_run_preserve_fds_passes_fd_3_on": "run --preserve-fds 1 did not pass fd 3",
+            CR + "test_create_preserve_fds_passes_fd_3_on": "create --preserve-fds 1 did not pass",
+        },
+        intercept=create_run_options_dropped("--preserve-fds"),
+    ),
+    Fault(
+        "run-console-socket-ignored",
+        "run ignores --console-socket (and so cannot give a detached process a terminal)",
+        {
+            CR + "test_run_detach_sends_the_terminal_to_the_console_socket": (
+                "no terminal master came over the console socket"
+            )
+        },
+        intercept=create_run_options_dropped("--console-socket"),
     ),
 ]
