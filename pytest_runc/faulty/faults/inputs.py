@@ -134,6 +134,19 @@ _UPDATE_FLAGS = (
     "cpu-burst", "cpu-idle", "cpu-rt-period", "cpu-rt-runtime",
 )  # fmt: skip
 CR = "conformance/test_create_run_options.py::"
+RP = "conformance/test_rootfs_propagation.py::"
+
+
+#: A propagation table with its keys mixed up.
+_PROPAGATION_MIXED = {"shared": "private", "private": "shared", "unbindable": "private"}
+
+
+def _rootfs_propagation_mixed(config: dict[str, Any]) -> None:
+    linux = config.get("linux", {})
+    if linux.get("rootfsPropagation") in _PROPAGATION_MIXED:
+        linux["rootfsPropagation"] = _PROPAGATION_MIXED[linux["rootfsPropagation"]]
+
+
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -332,5 +345,17 @@ FAULTS: list[Fault] = [
             )
         },
         intercept=create_run_options_dropped("--console-socket"),
+    ),
+    Fault(
+        "rootfs-propagation-mixed-up",
+        "linux.rootfsPropagation applies the wrong propagation (shared and private swapped,"
+        " unbindable as private)",
+        {
+            RP + f"test_root_mount_has_the_configured_propagation[{name}]": (
+                f"with rootfsPropagation '{name}' the root mount is"
+            )
+            for name in ("shared", "private", "unbindable")
+        },
+        mutate=_rootfs_propagation_mixed,
     ),
 ]
