@@ -722,3 +722,23 @@ def create_run_options_dropped(*names: str) -> Intercept:
         return exit_of(run(_sibling(call, call.command, *kept)).returncode)
 
     return intercept
+
+
+def pidfd_of_the_runtime(call: Call) -> int | None:
+    """create/run/exec with ``--pidfd-socket`` send a pidfd of the runtime's own
+    process instead of the container's."""
+    if call.command not in {"create", "run", "exec"} or "--pidfd-socket" not in call.sub:
+        return None
+    import socket  # only this fault sends fds
+
+    at = call.sub.index("--pidfd-socket")
+    path, sub = call.sub[at + 1], call.sub[:at] + call.sub[at + 2 :]
+    status = exit_of(run(_sibling(call, call.command, *sub)).returncode)
+    pidfd = os.pidfd_open(os.getpid())
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(path)
+            socket.send_fds(conn, [b"pidfd"], [pidfd])
+    finally:
+        os.close(pidfd)
+    return status

@@ -11,6 +11,7 @@ from pytest_runc.faulty.behaviours import (
     exec_options_dropped,
     exec_process_edited,
     kill_unknown_signal_sends_term,
+    pidfd_of_the_runtime,
     run_keeps_signals,
     succeeds_when_stopped,
     update_options_dropped,
@@ -147,6 +148,7 @@ def _rootfs_propagation_mixed(config: dict[str, Any]) -> None:
         linux["rootfsPropagation"] = _PROPAGATION_MIXED[linux["rootfsPropagation"]]
 
 
+PS = "conformance/test_pidfd_socket.py::"
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -357,5 +359,20 @@ FAULTS: list[Fault] = [
             for name in ("shared", "private", "unbindable")
         },
         mutate=_rootfs_propagation_mixed,
+    ),
+    Fault(
+        "pidfd-of-the-runtime",
+        "--pidfd-socket receives a pidfd of the runtime's own process, not the container's",
+        {
+            PS + "test_pidfd_socket_gets_the_containers_process[create]": (
+                "create --pidfd-socket sent pidfd of"
+            ),
+            PS + "test_pidfd_socket_gets_the_containers_process[run]": (
+                "run --pidfd-socket sent pidfd of"
+            ),
+            PS
+            + "test_exec_pidfd_socket_gets_the_execd_process": "exec --pidfd-socket sent pidfd of",
+        },
+        intercept=pidfd_of_the_runtime,
     ),
 ]
