@@ -7,14 +7,21 @@ with ENOSYS, LOG lets it through; and a rule with ``args`` matches only the
 calls whose argument passes the comparison. The filtered call is busybox
 ``mkdir`` on a read-only root (unfiltered, it fails with EROFS), or the
 shell's ``kill`` builtin signalling itself with signal 0 or 18 (SIGCONT,
-harmless), whose signal number is argument 1 of kill(2).
+harmless), whose signal number is argument 1 of kill(2). Last, the
+listenerMetadata of a SCMP_ACT_NOTIFY filter reaches the listener.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
+import os
+import socket
 from typing import Any
 
 import pytest
+
+from pytest_runc import skips
 
 pytestmark = pytest.mark.runc
 
@@ -104,4 +111,54 @@ def test_seccomp_rule_matches_only_calls_whose_argument_compares(bundle, contain
         f"{op} (value {value:#x}, valueTwo {value_two:#x}) on kill's signal: signal 0"
         f" {'denied' if denied[0] else 'allowed'}, signal 18 {'denied' if denied[1] else 'allowed'};"
         f" the comparison denies {[s for s, d in zip((0, 18), expected) if d]} only"
+    )
+
+
+def receive_state(server: socket.socket) -> dict[str, Any]:
+    """Accept one connection on ``server``; the JSON it carried (fds closed at once,
+    which fails the notified call with ENOSYS and lets the container go on)."""
+    server.settimeout(10)
+    conn, _ = server.accept()
+    data = b""
+    with conn:
+        conn.settimeout(5)
+        while True:
+            chunk, fds, _, _ = socket.recv_fds(conn, 65536, 16)
+            for fd in fds:
+                os.close(fd)
+            if not chunk:
+                break
+            data += chunk
+    state: dict[str, Any] = json.loads(data)
+    return state
+
+
+@pytest.mark.runc_cli("runc-cli.run.seccomp-listener-metadata")
+@pytest.mark.oci_inputs("config:linux.seccomp.listenerMetadata")
+def test_listener_metadata_reaches_the_listener(bundle, container):
+    """The state sent to listenerPath carries listenerMetadata as its ``metadata``."""
+    path = bundle.path.parent / "m.sock"
+    if len(os.fsencode(path)) > 107:
+        skips.skip_environment(
+            f"{path} is too long for a Unix socket address; set PYTEST_RUNC_TMPDIR shorter"
+        )
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        seccomp(
+            bundle,
+            listenerPath=str(path),
+            listenerMetadata="prt-meta-42",
+            syscalls=[{"names": BLOCKED, "action": "SCMP_ACT_NOTIFY"}],
+        )
+        bundle.shell(MKDIR)
+        made = container()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            state = pool.submit(receive_state, server)
+            done = made.run()
+            sent = state.result(timeout=15)
+    assert done.returncode == 0, f"container exited {done.returncode}: {done.stderr}"
+    assert sent.get("metadata") == "prt-meta-42", (
+        f"the state sent to the listener has metadata {sent.get('metadata')!r},"
+        " not the listenerMetadata 'prt-meta-42'"
     )

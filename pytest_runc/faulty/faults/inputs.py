@@ -149,6 +149,12 @@ def _rootfs_propagation_mixed(config: dict[str, Any]) -> None:
 
 
 PS = "conformance/test_pidfd_socket.py::"
+
+
+def _listener_metadata_dropped(config: dict[str, Any]) -> None:
+    config.get("linux", {}).get("seccomp", {}).pop("listenerMetadata", None)
+
+
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -374,5 +380,15 @@ FAULTS: list[Fault] = [
             + "test_exec_pidfd_socket_gets_the_execd_process": "exec --pidfd-socket sent pidfd of",
         },
         intercept=pidfd_of_the_runtime,
+    ),
+    Fault(
+        "seccomp-listener-metadata-lost",
+        "the state sent to the seccomp listener leaves out listenerMetadata",
+        {
+            SA + "test_listener_metadata_reaches_the_listener": (
+                "the state sent to the listener has metadata None"
+            )
+        },
+        mutate=_listener_metadata_dropped,
     ),
 ]
