@@ -742,3 +742,21 @@ def pidfd_of_the_runtime(call: Call) -> int | None:
     finally:
         os.close(pidfd)
     return status
+
+
+def bundle_echoed_as_given(call: Call) -> int | None:
+    """``state`` reports the bundle exactly as ``create``/``run`` was given it
+    (a relative path stays relative): the runtime never resolves it."""
+    if call.command in {"create", "run"}:
+        given = next(
+            (call.sub[i + 1] for i, a in enumerate(call.sub[:-1]) if a in {"--bundle", "-b"}), ""
+        )
+        if given and not os.path.isabs(given):
+            _marker(f"bundle-{call.container_id}").write_text(given)
+        return None
+    if call.command != "state":
+        return None
+    recorded = _marker(f"bundle-{call.container_id}")
+    if not recorded.exists():
+        return None
+    return _rewrite_state(call, lambda item: item.update(bundle=recorded.read_text()))

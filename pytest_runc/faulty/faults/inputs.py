@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_runc.faulty.behaviours import (
+    bundle_echoed_as_given,
     create_run_options_dropped,
     exec_options_dropped,
     exec_process_edited,
     kill_unknown_signal_sends_term,
     pidfd_of_the_runtime,
     run_keeps_signals,
+    state_rewritten,
     succeeds_when_stopped,
     update_options_dropped,
 )
@@ -153,6 +155,15 @@ PS = "conformance/test_pidfd_socket.py::"
 
 def _listener_metadata_dropped(config: dict[str, Any]) -> None:
     config.get("linux", {}).get("seccomp", {}).pop("listenerMetadata", None)
+
+
+SV = "conformance/test_state_values.py::"
+
+
+def _no_pid_while_created(item: dict[str, Any]) -> None:
+    """A runtime that fills in the pid only once the container has started."""
+    if item.get("status") == "created":
+        item["pid"] = 0
 
 
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
@@ -390,5 +401,25 @@ FAULTS: list[Fault] = [
             )
         },
         mutate=_listener_metadata_dropped,
+    ),
+    Fault(
+        "state-bundle-as-given",
+        "state reports the bundle path as create was given it, relative paths too",
+        {
+            SV + "test_state_bundle_is_absolute_when_create_got_a_relative_path": (
+                "(relative) gave the state bundle '"
+            )
+        },
+        intercept=bundle_echoed_as_given,
+    ),
+    Fault(
+        "state-pid-0-while-created",
+        "state reports pid 0 until the container has started",
+        {
+            SV + "test_state_pid_of_a_created_container_is_the_process_start_runs": (
+                "state pid 0 while created"
+            )
+        },
+        intercept=state_rewritten(_no_pid_while_created),
     ),
 ]
