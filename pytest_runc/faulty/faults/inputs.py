@@ -103,6 +103,13 @@ def _hook_env_dropped(config: dict[str, Any]) -> None:
             hook.pop("env", None)
 
 
+def _timeouts_only_for_prestart(config: dict[str, Any]) -> None:
+    """A runtime that enforces a hook's timeout for prestart hooks only."""
+    for kind, hooks in config.get("hooks", {}).items():
+        for hook in hooks if kind != "prestart" else []:
+            hook.pop("timeout", None)
+
+
 def _status(value: str) -> str:
     return f's/"status":"[a-z]*"/"status":"{value}"/'
 
@@ -431,5 +438,16 @@ FAULTS: list[Fault] = [
         "hooks run with an empty environment whatever their env says",
         {HS + "test_hook_of_each_kind_gets_its_env": "the prestart hook had PRT_KIND=''"},
         mutate=_hook_env_dropped,
+    ),
+    Fault(
+        "hook-timeout-prestart-only",
+        "only prestart hooks are given up at their timeout; others are waited for",
+        {
+            "conformance/test_hooks_timeout.py::test_hook_timeout_stops_the_wait_for_every_kind"
+            f"[{kind}]": f"s for a {kind} hook with a 1 s timeout"
+            for kind in HOOK_KINDS
+            if kind != "prestart"
+        },
+        mutate=_timeouts_only_for_prestart,
     ),
 ]
