@@ -760,3 +760,31 @@ def bundle_echoed_as_given(call: Call) -> int | None:
     if not recorded.exists():
         return None
     return _rewrite_state(call, lambda item: item.update(bundle=recorded.read_text()))
+
+
+def global_options_dropped(*names: str) -> Intercept:
+    """Every command runs without the global options ``names`` (each takes a
+    value): a runtime that parses them and never uses them."""
+
+    def intercept(call: Call) -> int | None:
+        if not set(names) & set(call.global_opts):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(call.global_opts):
+            option = call.global_opts[index]
+            width = 2 if option in _GLOBAL_WITH_VALUE else 1
+            if option not in names:
+                kept += call.global_opts[index : index + width]
+            index += width
+        return exit_of(run([call.real_binary, *kept, call.command, *call.sub]).returncode)
+
+    return intercept
+
+
+def list_quiet_ignored(call: Call) -> int | None:
+    """``list --quiet`` prints the whole table."""
+    if call.command != "list" or not {"--quiet", "-q"} & set(call.sub):
+        return None
+    sub = [arg for arg in call.sub if arg not in {"--quiet", "-q"}]
+    return exit_of(run(_sibling(call, "list", *sub)).returncode)

@@ -11,7 +11,9 @@ from pytest_runc.faulty.behaviours import (
     create_run_options_dropped,
     exec_options_dropped,
     exec_process_edited,
+    global_options_dropped,
     kill_unknown_signal_sends_term,
+    list_quiet_ignored,
     pidfd_of_the_runtime,
     run_keeps_signals,
     state_rewritten,
@@ -180,6 +182,7 @@ def _no_pid_while_created(item: dict[str, Any]) -> None:
         item["pid"] = 0
 
 
+CF = "conformance/test_cli_flags.py::"
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -449,5 +452,33 @@ FAULTS: list[Fault] = [
             if kind != "prestart"
         },
         mutate=_timeouts_only_for_prestart,
+    ),
+    Fault(
+        "log-option-ignored",
+        "runc --log FILE logs to stderr as ever and leaves FILE alone",
+        {CF + "test_log_file_gets_the_error": "--log FILE: after a failing delete FILE holds ''"},
+        intercept=global_options_dropped("--log"),
+    ),
+    Fault(
+        "log-format-ignored",
+        "runc --log-format json writes its log as text",
+        {CF + "test_log_format_json_writes_json_lines": "--log-format json: the log holds"},
+        intercept=global_options_dropped("--log-format"),
+    ),
+    Fault(
+        "list-quiet-ignored",
+        "list --quiet prints the table",
+        {CF + "test_list_quiet_prints_the_ids_alone": "list --quiet printed ['ID"},
+        intercept=list_quiet_ignored,
+    ),
+    Fault(
+        "no-new-keyring-ignored",
+        "create/run --no-new-keyring make the container a session keyring all the same",
+        {
+            CF + "test_no_new_keyring_keeps_the_callers_session_keyring": (
+                "with --no-new-keyring the container has a keyring of its own"
+            )
+        },
+        intercept=create_run_options_dropped("--no-new-keyring"),
     ),
 ]
