@@ -99,3 +99,22 @@ def test_run_detach_sends_the_terminal_to_the_console_socket(bundle, container, 
         )
         seen = read_until(master, "a-tty")
         assert "run-on-a-tty" in seen, f"the process is not on that terminal: {seen!r}"
+
+
+@pytest.mark.oci_rule("runtime.start.runs-process")
+@pytest.mark.oci_inputs("config:process.consoleSize.height", "config:process.consoleSize.width")
+def test_console_size_is_the_terminals_size(bundle, container, tmp_path):
+    """config.md "Process" consoleSize: with a terminal, the process's terminal
+    is that many rows and columns (``stty size``)."""
+    made = prepared(bundle, container, "stty size; sleep 60", terminal=True)
+    bundle.process["consoleSize"] = {"height": 17, "width": 53}
+    bundle.write()
+    with ConsoleSocket(tmp_path / "size-console.sock") as console:
+        made.create(console_socket=console.path)
+        master = console.master()
+        assert master is not None, (
+            f"no terminal master came over the console socket: {console.error}"
+        )
+        made.start()
+        seen = read_until(master, "\n").strip()
+    assert seen == "17 53", f"with consoleSize 17x53 the process's terminal is {seen!r} (rows cols)"

@@ -183,6 +183,12 @@ def _no_pid_while_created(item: dict[str, Any]) -> None:
 
 
 CF = "conformance/test_cli_flags.py::"
+
+
+def _console_size_dropped(config: dict[str, Any]) -> None:
+    config.get("process", {}).pop("consoleSize", None)
+
+
 _COMPARISONS = ("EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ")
 _RESOURCE_CHECKS = (
     "cpu-burst", "cpu-idle", "cpu-realtime", "memory-swappiness", "memory-oom-killer-off",
@@ -480,5 +486,11 @@ FAULTS: list[Fault] = [
             )
         },
         intercept=create_run_options_dropped("--no-new-keyring"),
+    ),
+    Fault(
+        "console-size-ignored",
+        "process.consoleSize is accepted and the terminal keeps the pty's default size",
+        {CR + "test_console_size_is_the_terminals_size": "with consoleSize 17x53 the process's"},
+        mutate=_console_size_dropped,
     ),
 ]
