@@ -565,3 +565,226 @@ def errors_reworded(call: Call) -> int | None:
     else:
         sys.stderr.write(stderr)
     return status
+
+
+# -- inputs ignored (faults/inputs.py) -------------------------------------------
+
+
+def _exec_split(sub: list[str]) -> tuple[list[str], list[str]]:
+    """(options with their values, the id and command) of an ``exec`` call."""
+    index = 0
+    while index < len(sub) and sub[index].startswith("-"):
+        index += 2 if sub[index] in _EXEC_WITH_VALUE else 1
+    return sub[:index], sub[index:]
+
+
+def exec_options_dropped(*names: str) -> Intercept:
+    """``exec`` runs as if the options ``names`` (and their values) were not given:
+    a runtime that parses them and never applies them."""
+
+    def intercept(call: Call) -> int | None:
+        options, rest = _exec_split(call.sub)
+        if call.command != "exec" or not set(names) & set(options):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(options):
+            width = 2 if options[index] in _EXEC_WITH_VALUE else 1
+            if options[index] not in names:
+                kept += options[index : index + width]
+            index += width
+        return exit_of(run(_sibling(call, "exec", *kept, *rest)).returncode)
+
+    return intercept
+
+
+def exec_process_edited(edit: Callable[[dict[str, Any]], bool]) -> Intercept:
+    """``exec --process FILE`` runs a copy of FILE changed by ``edit`` (True: it
+    changed something): a runtime that reads a field of process.json wrongly."""
+
+    def intercept(call: Call) -> int | None:
+        options, rest = _exec_split(call.sub)
+        flag = next((name for name in ("--process", "-p") if name in options), None)
+        if call.command != "exec" or flag is None:
+            return None
+        position = options.index(flag) + 1
+        try:
+            process = json.loads(Path(options[position]).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(process, dict) or not edit(process):
+            return None
+        copy = _marker(f"process-{os.getpid()}.json")
+        copy.write_text(json.dumps(process))
+        try:
+            options = [*options[:position], str(copy), *options[position + 1 :]]
+            return exit_of(run(_sibling(call, "exec", *options, *rest)).returncode)
+        finally:
+            copy.unlink(missing_ok=True)
+
+    return intercept
+
+
+def run_keeps_signals(call: Call) -> int | None:
+    """A foreground ``run`` that catches the signals sent to it and passes none on:
+    the container's process never sees them."""
+    if call.command != "run" or {"--detach", "-d"} & set(call.sub):
+        return None
+    import signal  # only this fault handles signals
+
+    for number in (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGINT):
+        # A handler, not SIG_IGN: an ignored signal would stay ignored in runc.
+        signal.signal(number, lambda *_: None)
+    return exit_of(run(call.real).returncode)
+
+
+def succeeds_when_stopped(command: str) -> Intercept:
+    """``command`` on a stopped container does nothing and exits 0, as a runtime
+    that forgets to check the status would."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command != command:
+            return None
+        # exec's id comes before the command, the others' last
+        rest = _exec_split(call.sub)[1] if command == "exec" else [call.container_id]
+        if not rest:
+            return None
+        state = run(_sibling(call, "state", rest[0]), capture=True)
+        try:
+            status = json.loads(state.stdout).get("status") if state.returncode == 0 else None
+        except ValueError:
+            status = None
+        return 0 if status == "stopped" else None
+
+    return intercept
+
+
+def _known_signal(name: str) -> bool:
+    import signal  # only this fault names signals
+
+    if name.isdigit():
+        return 0 < int(name) < signal.NSIG
+    wanted = name.upper() if name.upper().startswith("SIG") else f"SIG{name.upper()}"
+    return wanted in signal.Signals.__members__
+
+
+def kill_unknown_signal_sends_term(call: Call) -> int | None:
+    """``kill`` with a signal it cannot parse sends SIGTERM instead of refusing."""
+    if call.command != "kill":
+        return None
+    index = 0
+    while index < len(call.sub) and call.sub[index].startswith("-"):
+        index += 1
+    positional = call.sub[index:]
+    if len(positional) < 2 or _known_signal(positional[1]):
+        return None
+    return exit_of(run(_sibling(call, "kill", *call.sub[:index], positional[0], "TERM")).returncode)
+
+
+def update_options_dropped(*names: str) -> Intercept:
+    """``update`` runs without the options ``names`` (each takes a value): a
+    runtime that parses them and changes nothing."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command != "update" or not set(names) & set(call.sub):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(call.sub):
+            if call.sub[index] in names:
+                index += 2
+                continue
+            kept.append(call.sub[index])
+            index += 1
+        return exit_of(run(_sibling(call, "update", *kept)).returncode)
+
+    return intercept
+
+
+_CREATE_RUN_WITH_VALUE = {"--bundle", "-b", "--console-socket", "--pid-file", "--preserve-fds",
+                          "--pidfd-socket"}  # fmt: skip
+
+
+def create_run_options_dropped(*names: str) -> Intercept:
+    """``create`` and ``run`` run without the options ``names`` (and their
+    values): a runtime that parses them and never applies them."""
+
+    def intercept(call: Call) -> int | None:
+        if call.command not in {"create", "run"} or not set(names) & set(call.sub):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(call.sub):
+            width = 2 if call.sub[index] in _CREATE_RUN_WITH_VALUE else 1
+            if call.sub[index] not in names:
+                kept += call.sub[index : index + width]
+            index += width
+        return exit_of(run(_sibling(call, call.command, *kept)).returncode)
+
+    return intercept
+
+
+def pidfd_of_the_runtime(call: Call) -> int | None:
+    """create/run/exec with ``--pidfd-socket`` send a pidfd of the runtime's own
+    process instead of the container's."""
+    if call.command not in {"create", "run", "exec"} or "--pidfd-socket" not in call.sub:
+        return None
+    import socket  # only this fault sends fds
+
+    at = call.sub.index("--pidfd-socket")
+    path, sub = call.sub[at + 1], call.sub[:at] + call.sub[at + 2 :]
+    status = exit_of(run(_sibling(call, call.command, *sub)).returncode)
+    pidfd = os.pidfd_open(os.getpid())
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(path)
+            socket.send_fds(conn, [b"pidfd"], [pidfd])
+    finally:
+        os.close(pidfd)
+    return status
+
+
+def bundle_echoed_as_given(call: Call) -> int | None:
+    """``state`` reports the bundle exactly as ``create``/``run`` was given it
+    (a relative path stays relative): the runtime never resolves it."""
+    if call.command in {"create", "run"}:
+        given = next(
+            (call.sub[i + 1] for i, a in enumerate(call.sub[:-1]) if a in {"--bundle", "-b"}), ""
+        )
+        if given and not os.path.isabs(given):
+            _marker(f"bundle-{call.container_id}").write_text(given)
+        return None
+    if call.command != "state":
+        return None
+    recorded = _marker(f"bundle-{call.container_id}")
+    if not recorded.exists():
+        return None
+    return _rewrite_state(call, lambda item: item.update(bundle=recorded.read_text()))
+
+
+def global_options_dropped(*names: str) -> Intercept:
+    """Every command runs without the global options ``names`` (each takes a
+    value): a runtime that parses them and never uses them."""
+
+    def intercept(call: Call) -> int | None:
+        if not set(names) & set(call.global_opts):
+            return None
+        kept: list[str] = []
+        index = 0
+        while index < len(call.global_opts):
+            option = call.global_opts[index]
+            width = 2 if option in _GLOBAL_WITH_VALUE else 1
+            if option not in names:
+                kept += call.global_opts[index : index + width]
+            index += width
+        return exit_of(run([call.real_binary, *kept, call.command, *call.sub]).returncode)
+
+    return intercept
+
+
+def list_quiet_ignored(call: Call) -> int | None:
+    """``list --quiet`` prints the whole table."""
+    if call.command != "list" or not {"--quiet", "-q"} & set(call.sub):
+        return None
+    sub = [arg for arg in call.sub if arg not in {"--quiet", "-q"}]
+    return exit_of(run(_sibling(call, "list", *sub)).returncode)

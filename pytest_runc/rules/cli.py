@@ -169,6 +169,31 @@ def _spec_diff(source: str | None, write: Path | None, as_json: bool) -> int:
     return 1 if result["differences"] else EXIT_OK
 
 
+def _inputs(args: argparse.Namespace, markers: dict[str, list[str]] | None) -> int:
+    """``--inputs``: refresh the sources if asked, then print the inventory and its gaps."""
+    from pytest_runc.rules import inputs, inputsources
+
+    try:
+        if args.refresh_flags:
+            inputsources.refresh_flags(args.refresh_flags)
+        if args.refresh_fields:
+            inputsources.refresh_fields(args.refresh_fields)
+        inventory = inputs.load_inventory(markers)
+    except (inputsources.SourceError, inputs.InventoryError, OSError, ValueError) as exc:
+        sys.stderr.write(f"python -m pytest_runc rules --inputs: {exc}\n")
+        return EXIT_USAGE
+    summary = inputs.summarize(inventory)
+    if args.json:
+        if args.gaps_only:
+            summary["inputs"] = [i for i in summary["inputs"] if i["state"] == "gap"]
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        sys.stdout.write(inputs.render_text(summary, gaps_only=args.gaps_only))
+    for problem in inputs.problems(inventory, markers or inputs.load_input_coverage()):
+        sys.stderr.write(f"warning: {problem}\n")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(
         prog="python -m pytest_runc rules",
@@ -205,22 +230,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="extract the normative keywords of the pinned tag from SOURCE (as --spec-diff)"
         " and rewrite the shipped extraction",
     )
+    parser.add_argument(
+        "--inputs",
+        action="store_true",
+        help="the input inventory: every runc flag and config/state field, the checks that"
+        " fail when it is ignored, or why none can; gaps are inputs with neither",
+    )
+    parser.add_argument("--gaps-only", action="store_true", help="with --inputs: only the gaps")
+    parser.add_argument(
+        "--refresh-flags",
+        nargs="+",
+        metavar="RUNC",
+        help="with --inputs: rewrite the shipped flag list from these runtimes' --help",
+    )
+    parser.add_argument(
+        "--refresh-fields",
+        type=Path,
+        metavar="SOURCE",
+        help="with --inputs: rewrite the shipped field list from the spec's schemas (a"
+        f" directory of schema/*.json, or a runtime-spec git directory with tag v{SPEC_VERSION})",
+    )
     args = parser.parse_args(argv)
+    if (args.gaps_only or args.refresh_flags or args.refresh_fields) and not args.inputs:
+        parser.error("--gaps-only, --refresh-flags and --refresh-fields go with --inputs")
+    if args.inputs and args.markdown:
+        parser.error("--inputs prints text or --json, not --markdown")
     if args.spec_diff is not None or args.write_spec_statements:
         return _spec_diff(args.spec_diff, args.write_spec_statements, as_json=args.json)
     if args.update_coverage or args.suite:
-        from pytest_runc.rules.coverage import collect_coverage, write_coverage
+        from pytest_runc.rules.coverage import (
+            collect_indexes,
+            write_coverage,
+            write_input_coverage,
+        )
 
         suite = args.suite or Path("conformance")
         if not suite.is_dir():
             parser.error(f"{suite} is not a directory: give --suite DIR (the conformance suite)")
         try:
-            coverage = collect_coverage(suite)
+            coverage, input_coverage = collect_indexes(suite)
         except RuntimeError as exc:
             sys.stderr.write(f"{exc}\n")
             return 1
         if args.update_coverage:
             write_coverage(coverage)
+            write_input_coverage(input_coverage)
+        if args.inputs:
+            return _inputs(args, input_coverage)
+    elif args.inputs:
+        return _inputs(args, None)
     else:
         coverage = load_shipped_coverage()
     summary = summarize(catalogue(), coverage)

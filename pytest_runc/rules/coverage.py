@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.rules import COVERAGE_FILE
-from pytest_runc.rules.markers import rule_ids
+from pytest_runc.rules.inputs import INPUT_COVERAGE_FILE
+from pytest_runc.rules.markers import input_ids_of, rule_ids
 
 
 class _Collector:
@@ -24,6 +25,7 @@ class _Collector:
 
     def __init__(self) -> None:
         self.index: dict[str, list[str]] = {}
+        self.inputs: dict[str, list[str]] = {}  # the same for ``oci_inputs`` markers
         self.errors = 0
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -34,10 +36,20 @@ class _Collector:
         for item in session.items:
             for rule_id in rule_ids(item):
                 self.index.setdefault(rule_id, []).append(item.nodeid)
+            for input_id in input_ids_of(item):
+                self.inputs.setdefault(input_id, []).append(item.nodeid)
 
 
 def collect_coverage(suite: Path) -> dict[str, list[str]]:
     """rule id -> node ids, sorted, by collecting ``suite`` (no test runs).
+
+    Raises RuntimeError with pytest's output if collection fails.
+    """
+    return collect_indexes(suite)[0]
+
+
+def collect_indexes(suite: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(rule id -> node ids, input id -> node ids), sorted, from one collection of ``suite``.
 
     Raises RuntimeError with pytest's output if collection fails.
     """
@@ -48,8 +60,17 @@ def collect_coverage(suite: Path) -> dict[str, list[str]]:
         status = pytest.main([*args, str(suite)], plugins=[collector])
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or collector.errors:
         raise RuntimeError(f"collecting {suite} failed (exit {int(status)}):\n{output.getvalue()}")
-    return {rule_id: sorted(nodes) for rule_id, nodes in sorted(collector.index.items())}
+    return _sorted(collector.index), _sorted(collector.inputs)
+
+
+def _sorted(index: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {key: sorted(nodes) for key, nodes in sorted(index.items())}
 
 
 def write_coverage(index: dict[str, list[str]], path: Path = COVERAGE_FILE) -> None:
     path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_input_coverage(index: dict[str, list[str]], path: Path = INPUT_COVERAGE_FILE) -> None:
+    """Rewrite the index of ``oci_inputs`` markers."""
+    write_coverage(index, path)

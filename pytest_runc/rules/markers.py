@@ -27,6 +27,9 @@ from pytest_runc.rules import SPEC_DOCUMENTS, Rule, catalogue
 
 RULE_MARKERS = ("oci_rule", "runc_cli")
 CONTEXT_MARKER = "oci_rule_context"
+#: The inputs (``exec --cap``, ``config:process.noNewPrivileges``) a check fails
+#: on when the runtime ignores or misapplies them (pytest_runc/rules/inputs.py).
+INPUTS_MARKER = "oci_inputs"
 
 #: Citations of statements that are not testable, tolerated while checks are
 #: being re-pointed at the statements they decide: ("file.py::function", id).
@@ -56,6 +59,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "oci_rule_context(*ids): runtime-spec statements this check touches but does not"
         " decide (shown in its failure report, not counted as checked)",
     )
+    config.addinivalue_line(
+        "markers",
+        f"{INPUTS_MARKER}(*ids): the runtime inputs (flags like 'exec --cap', fields like"
+        " 'config:process.noNewPrivileges') this check fails on when they are ignored"
+        " (python -m pytest_runc rules --inputs lists them)",
+    )
     for document in SPEC_DOCUMENTS:
         config.addinivalue_line(
             "markers", f"{document_marker(document)}: checks a rule of {document}.md (automatic)"
@@ -75,6 +84,14 @@ def context_ids(item: pytest.Item) -> list[str]:
     """The statements a test touches but does not decide (``oci_rule_context``)."""
     ids: list[str] = []
     for marker in item.iter_markers(CONTEXT_MARKER):
+        ids.extend(str(arg) for arg in marker.args if str(arg) not in ids)
+    return ids
+
+
+def input_ids_of(item: pytest.Item) -> list[str]:
+    """The inputs a test's ``oci_inputs`` markers name, in the order written."""
+    ids: list[str] = []
+    for marker in item.iter_markers(INPUTS_MARKER):
         ids.extend(str(arg) for arg in marker.args if str(arg) not in ids)
     return ids
 
@@ -137,6 +154,7 @@ def _check_ids(items: Iterable[Any]) -> None:
                             " or runtime.create.unapplicable-property-error), or move it to"
                             f" @pytest.mark.{CONTEXT_MARKER}"
                         )
+        _check_inputs(item)
         for marker in item.iter_markers(CONTEXT_MARKER):
             for rule_id in marker.args:
                 if rule_id not in known:
@@ -145,6 +163,23 @@ def _check_ids(items: Iterable[Any]) -> None:
                         f" @pytest.mark.{CONTEXT_MARKER}; `python -m pytest_runc rules` lists"
                         " the known ids (pytest_runc/rules/catalogue/)"
                     )
+
+
+def _check_inputs(item: pytest.Item) -> None:
+    from pytest_runc.rules.inputs import input_ids  # the inventory loads only when used
+
+    for marker in item.iter_markers(INPUTS_MARKER):
+        if not marker.args:
+            raise pytest.Collector.CollectError(
+                f"{item.nodeid}: @pytest.mark.{INPUTS_MARKER}() needs at least one input id"
+            )
+        for input_id in marker.args:
+            if input_id not in input_ids():
+                raise pytest.Collector.CollectError(
+                    f"{item.nodeid}: unknown input {input_id!r} in @pytest.mark.{INPUTS_MARKER};"
+                    " `python -m pytest_runc rules --inputs` lists them ('exec --cap',"
+                    " '--root', 'config:process.env', 'state:pid')"
+                )
 
 
 # Old-style hook wrappers: pytest 7.2 with pluggy 1.0 (Debian 12) has no ``wrapper=True``.
