@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from pytest_runc.constants import DEFAULT_TIMEOUT
 #: underneath (``1e7`` seconds ended the run with an OverflowError), and a
 #: deadline of days means none at all, which the option exists to prevent.
 MAX_SECONDS = 86400.0
+
+#: An explicit runtime label (``LABEL=PATH``): what may go in a test id.
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -45,7 +49,8 @@ SETTINGS = (
         "runc_binary",
         "PYTEST_RUNC_BINARY",
         "OCI runtime to test: a name on PATH or a path (default: runc); repeat the option"
-        " or give a comma list to test several runtimes in one run",
+        " or give a comma list to test several runtimes in one run; LABEL=PATH names"
+        " a runtime's tests LABEL instead of its --version",
         "binaries",
     ),
     Setting(
@@ -117,6 +122,8 @@ class Settings:
     #: Where the runtimes were named (``--runc-binary``, an environment
     #: variable, an ini key); None for the default ``runc``.
     binary_origin: str | None = None
+    #: The label given to each of ``binaries`` (``LABEL=PATH``), "" where none was.
+    labels: tuple[str, ...] = ()
     root: Path | None = None
     rootfs: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -227,6 +234,31 @@ def _as_binaries(value: Any, origin: str) -> tuple[str, ...]:
     return names
 
 
+def _split_labels(names: tuple[str, ...], origin: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(paths, labels)`` from runtimes given as ``PATH`` or ``LABEL=PATH``.
+
+    Text before the first ``=`` is a label only when it holds no ``/``: a
+    path with ``=`` in it stays a path when written with a directory
+    (``./a=b``).
+    """
+    paths: list[str] = []
+    labels: list[str] = []
+    for name in names:
+        label, equals, path = name.partition("=")
+        if not equals or "/" in label:
+            paths.append(name)
+            labels.append("")
+            continue
+        if not _LABEL.fullmatch(label) or not path.strip():
+            raise pytest.UsageError(
+                f"{origin}: {name!r} is not LABEL=PATH; a label is letters, digits, '.', '_'"
+                " and '-' (e.g. patched=/opt/runc), and a path follows the '='"
+            )
+        paths.append(path.strip())
+        labels.append(label)
+    return tuple(paths), tuple(labels)
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Combine command line, environment and ini into validated Settings."""
     values: dict[str, Any] = {}
@@ -242,7 +274,9 @@ def resolve(config: pytest.Config) -> Settings:
         elif setting.kind == "seconds":
             values[setting.ini] = _as_seconds(value, origin)
         elif setting.kind == "binaries":
-            values[setting.ini] = _as_binaries(value, origin)
+            values[setting.ini], values["runc_labels"] = _split_labels(
+                _as_binaries(value, origin), origin
+            )
         else:
             text = str(value).strip()
             if not text:
@@ -272,6 +306,7 @@ def resolve(config: pytest.Config) -> Settings:
         binary=binaries[0],
         binaries=binaries,
         binary_origin=origins.get("runc_binary"),
+        labels=values.get("runc_labels", ()),
         root=root_path,
         rootfs=rootfs_path,
         timeout=values.get("runc_timeout", DEFAULT_TIMEOUT),

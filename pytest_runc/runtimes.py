@@ -5,8 +5,9 @@
 token, private directory and state root (per process, so per xdist worker),
 probes, ``features`` and runtime check. Container tests are then
 parametrized by runtime through the ``runc_session`` fixture, with ids made
-of the runtime's name and release (``runc-1.1.5``). With one runtime nothing
-is parametrized: node ids stay as they are.
+of the runtime's name and release (``runc-1.1.5``), or of the label given
+with ``LABEL=PATH``. With one runtime nothing is parametrized: node ids stay
+as they are.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class RuntimeSet:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sessions: dict[str, RuncSession] = {}
+        labels = settings.labels or ("",) * len(settings.binaries)
         self._pending = [
-            RuncSession(replace(settings, binary=binary, binaries=(binary,)))
-            for binary in settings.binaries
+            RuncSession(replace(settings, binary=binary, binaries=(binary,), labels=(label,)))
+            for binary, label in zip(settings.binaries, labels)
         ]
 
     @property
@@ -56,12 +58,16 @@ class RuntimeSet:
         return list(self._pending)
 
     def probe(self) -> None:
-        """Probe each runtime and give it a label (``-2``, ``-3`` for a repeated one)."""
+        """Probe each runtime and give it a label: the one given (``LABEL=PATH``),
+        else one from its ``--version``; ``-2``, ``-3`` for a repeated one."""
         seen: dict[str, int] = {}
         self.sessions = {}
         for session in self._pending:
             probed = session.probe()
-            base = label_of(probed.version if probed.binary else "", session.settings.binary)
+            given = session.settings.labels[0] if session.settings.labels else ""
+            base = given or label_of(
+                probed.version if probed.binary else "", session.settings.binary
+            )
             seen[base] = seen.get(base, 0) + 1
             label = base if seen[base] == 1 else f"{base}-{seen[base]}"
             self.sessions[label] = session

@@ -7,7 +7,9 @@ message, and every collected item is caught by some fault.
 As root (``--runc``): each fault runs the checks it names against a wrapper
 of the real runtime with that one rule broken, and each of those checks must
 FAIL with the intended message (read from the JUnit XML, not from "a line
-that says FAILED"), in time, leaving nothing in the state root.
+that says FAILED"), in time, leaving nothing in the state root. Several
+faults share one inner pytest run, each as a runtime of its own
+(tests/fault_proofs.py); each fault keeps its own test here.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from pytest_runc.faulty import FAULTS, write_wrapper
-from pytest_runc.runtime import Runtime
-from pytest_runc.skips import RUNTIME, classify
+from pytest_runc.faulty import FAULTS
+from pytest_runc.session import RuncSession
+from tests.fault_proofs import FaultProof, ProofBoard, plan_batches, prove_batch
+from tests.labelled_runs import Outcome
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,100 +64,64 @@ def test_every_conformance_item_is_caught_by_some_fault():
     )
 
 
-def junit_outcomes(path: Path) -> dict[str, tuple[str, str]]:
-    """node id -> (outcome, failure or skip message) from a JUnit XML file."""
-    outcomes: dict[str, tuple[str, str]] = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        module, _, rest = case.get("classname", "").partition(".test_")
-        parts = f"test_{rest}".split(".") if rest else []
-        # classname "conformance.test_x[.Class]" + name "test_y[p]" -> node id
-        if not parts:
-            continue
-        file = f"{module.replace('.', '/')}/{parts[0]}.py"
-        node = "::".join([file, *parts[1:], case.get("name", "")])
-        failure = case.find("failure")
-        error = case.find("error")
-        beyond = [
-            p.get("value", "")
-            for p in case.iter("property")
-            if p.get("name") == "oci_failed_beyond_level"
-        ]
-        if beyond:
-            # Failed, but the rule is newer than the runtime claims: proven
-            # against a runtime that claims it (see ``unclaimed``).
-            outcomes[node] = ("beyond-level", beyond[0])
-        elif failure is not None:
-            outcomes[node] = ("failed", failure.get("message", ""))
-        elif error is not None:
-            outcomes[node] = ("error", error.get("message", ""))
-        elif case.find("skipped") is not None:
-            outcomes[node] = ("skipped", case.find("skipped").get("message", ""))  # type: ignore[union-attr]
-        else:
-            outcomes[node] = ("passed", "")
-    return outcomes
+BATCHES = plan_batches(FAULTS)
+#: The faults in batch order: an xdist worker's next items share its batch.
+IN_BATCH_ORDER = [fault for batch in BATCHES for fault in batch]
 
 
-def newer_runtime() -> str | None:
-    """A runtime of a newer spec level, for checks the runtime under test does not claim.
+@pytest.fixture(scope="session")
+def fault_proofs(
+    request: pytest.FixtureRequest,
+    runc_session: RuncSession,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ProofBoard:
+    """The proofs of this run, shared by its xdist workers (see tests/fault_proofs.py).
 
-    ``PYTEST_RUNC_PROOF_RUNTIME`` names one; else the test machines' runc 1.5.1
-    beside the checkout (absent on a user's machine: those proofs then skip).
+    Batches hold only the faults this run selected (``-k``, node ids): every
+    worker sees the same selection, so they plan the same batches.
     """
-    named = os.environ.get("PYTEST_RUNC_PROOF_RUNTIME")
-    if named:
-        return named
-    candidate = REPO.parent / "shared" / "runtimes" / "runc-1.5.1"
-    return str(candidate) if os.access(candidate, os.X_OK) else None
+    selected = {
+        item.callspec.params["fault"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == PROOF_TEST
+    }
+    batches = plan_batches(selected)
+    binary = runc_session.probe().binary
+    assert binary is not None, runc_session.environment_problem
+    basetemp = tmp_path_factory.getbasetemp()
+    # Under xdist the parent is this run's own directory, shared by its workers.
+    shared = (
+        basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    ) / "fault-proofs"
+    # Each batch's sessions live on our session's tmpfs directory (rootfs copies are cheap there).
+    bases = runc_session.workdir().path / "proofs"
+
+    def prove(index: int, batch: tuple[str, ...]) -> dict[str, FaultProof]:
+        return prove_batch(batch, binary, shared / f"batch-{index:03d}", bases / str(index))
+
+    return ProofBoard(shared, batches, prove)
 
 
-def prove(fault: str, binary: str, nodes: list[str], directory: Path) -> dict[str, tuple[str, str]]:
-    """Run ``nodes`` against ``binary`` with ``fault``; their outcomes. Nothing may be left."""
-    wrapper = write_wrapper(fault, binary, directory / "bin")
-    state_root = directory / "state"
-    junit = directory / "junit.xml"
-    # Declared departures would turn the very failures we want into xfails.
-    env = {**os.environ, "PYTEST_RUNC_DEPARTURES": "none"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", *nodes, "--runc", f"--runc-binary={wrapper}",
-         f"--runc-root={state_root}", "--runc-timeout=5", f"--junitxml={junit}",
-         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly",
-         "-p", "no:xdist", "-q", "-rfE"],
-        cwd=REPO, capture_output=True, text=True, check=False, timeout=180, env=env,
-    )  # fmt: skip
-    output = done.stdout[-4000:] + done.stderr[-2000:]
-    assert junit.exists(), f"no JUnit XML from the run against {fault!r}:\n{output}"
-    leftovers = Runtime(binary, state_root).list_ids() if state_root.exists() else []
-    assert leftovers == [], f"containers left behind after {fault!r}: {leftovers}"
-    outcomes = junit_outcomes(junit)
-    return {node: (*outcomes.get(node, ("not run", "")), output) for node in nodes}  # type: ignore[misc]
-
-
-def unclaimed(outcome: tuple[str, str, str]) -> bool:
-    """Skipped because the runtime does not claim the feature (a ``runtime:`` skip), or
-    failed on a rule newer than the spec level the runtime claims."""
-    if outcome[0] == "beyond-level":
-        return True
-    return outcome[0] == "skipped" and classify(outcome[1]) == RUNTIME
+PROOF_TEST = "test_fault_fails_its_checks_with_the_intended_message"
 
 
 @pytest.mark.runc
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_fault_fails_its_checks_with_the_intended_message(fault, runtime, tmp_path):
+@pytest.mark.parametrize("fault", IN_BATCH_ORDER)
+def test_fault_fails_its_checks_with_the_intended_message(fault, runtime, fault_proofs):
+    """Each check the fault names FAILS against its wrapper with the intended message,
+    and its runtime leaves no container behind (proven in batches: tests/fault_proofs.py)."""
     spec = FAULTS[fault]
-    outcomes = prove(fault, runtime.binary, list(spec.catches), tmp_path / "first")
-    later = [node for node, outcome in outcomes.items() if unclaimed(outcome)]
-    if later:
-        newer = newer_runtime()
-        if newer is None:
-            pytest.skip(
-                f"runtime: {runtime.binary} does not claim what {', '.join(later)} check"
-                " (set PYTEST_RUNC_PROOF_RUNTIME to a runtime that does)"
-            )
-        outcomes.update(prove(fault, newer, later, tmp_path / "newer"))
+    proof = fault_proofs.proof_of(fault)
+    runs = "\n".join(proof.runs)
+    assert proof.left == [], f"containers left behind after {fault!r}: {proof.left}\n{runs}"
+    if proof.skip:
+        pytest.skip(proof.skip)
     for node, intended in spec.catches.items():
-        outcome, message, output = outcomes[node]
-        assert outcome == "failed", f"{node} {outcome} against {fault!r}: {message}\n{output}"
-        assert intended in message, (
+        found = proof.outcomes.get(node, Outcome("not run"))
+        assert found.outcome == "failed", (
+            f"{node} {found.outcome} against {fault!r}: {found.message}\n{found.detail}\n{runs}"
+        )
+        assert intended in found.message, (
             f"{node} failed against {fault!r} but not with the intended message"
-            f" {intended!r}; it said: {message[:1500]!r}"
+            f" {intended!r}; it said: {found.message[:1500]!r}"
         )

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from pytest_runc.faulty import FAULTS, TOLERANCES, tolerance
+from pytest_runc.faulty import TOLERANCES, fault_named, tolerance
 from pytest_runc.faulty.behaviours import Call, exit_of, run
 
 
@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     call = Call.parse(real_binary, args)
     if fault_name in TOLERANCES:
         return tolerance.main(fault_name, call)
-    fault = FAULTS[fault_name]
+    fault = fault_named(fault_name)
 
     if fault.mutate is not None and call.command in {"create", "run"}:
         config_path = call.bundle / "config.json"

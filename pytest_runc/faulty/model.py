@@ -28,3 +28,11 @@ class Fault:
     tamper: bool = False
     #: Replace or change one command (see ``behaviours``).
     intercept: Intercept | None = None
+
+    @property
+    def commands(self) -> frozenset[str] | None:
+        """The commands the fault can change (None: any); its wrapper hands the
+        others to the real runtime without starting Python."""
+        if self.intercept is not None:
+            return None  # an intercept may act on any command
+        return frozenset({"create", "run"})  # where ``mutate`` edits config.json
