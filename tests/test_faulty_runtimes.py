@@ -26,6 +26,10 @@ from pytest_runc.runtime import Runtime
 from pytest_runc.skips import HOST, RUNTIME, classify
 
 REPO = Path(__file__).resolve().parent.parent
+#: Deadlines of one proof run: each runtime command, the whole pytest run.
+#: (A slow host, such as the emulated cgroup v2 guest, raises them.)
+RUNC_TIMEOUT = 5
+PROOF_TIMEOUT = 180
 
 
 @lru_cache(maxsize=1)
@@ -117,10 +121,10 @@ def prove(fault: str, binary: str, nodes: list[str], directory: Path) -> dict[st
     env = {**os.environ, "PYTEST_RUNC_DEPARTURES": "none"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", *nodes, "--runc", f"--runc-binary={wrapper}",
-         f"--runc-root={state_root}", "--runc-timeout=5", f"--junitxml={junit}",
+         f"--runc-root={state_root}", f"--runc-timeout={RUNC_TIMEOUT}", f"--junitxml={junit}",
          "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly",
          "-p", "no:xdist", "-q", "-rfE"],
-        cwd=REPO, capture_output=True, text=True, check=False, timeout=180, env=env,
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=PROOF_TIMEOUT, env=env,
     )  # fmt: skip
     output = done.stdout[-4000:] + done.stderr[-2000:]
     assert junit.exists(), f"no JUnit XML from the run against {fault!r}:\n{output}"

@@ -35,6 +35,7 @@ import pytest
 
 from pytest_runc import skips
 from pytest_runc.faulty import FAULTS
+from tests import test_faulty_runtimes
 from tests.test_faulty_runtimes import newer_runtime, prove, unclaimed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,6 +140,9 @@ def prove_here(faults: list[str], binary: str, out: Path) -> dict[str, dict[str,
 def main(argv: list[str]) -> int:
     """In the guest: ``python -m tests.test_v2_guest RESULTS.json BINARY FAULT...``."""
     results_path, binary, *faults = argv
+    # The emulated guest is 10-30x slower than a host: the proofs' deadlines follow.
+    test_faulty_runtimes.RUNC_TIMEOUT = 60
+    test_faulty_runtimes.PROOF_TIMEOUT = 900
     out = Path(tempfile.mkdtemp(prefix="proofs."))
     Path(results_path).write_text(json.dumps(prove_here(faults, binary, out), indent=1))
     return 0
