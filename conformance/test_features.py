@@ -18,6 +18,7 @@ import pytest
 from pytest_runc import skips
 from pytest_runc.console import ConsoleSocket
 from pytest_runc.features import require_rules, spec_release
+from pytest_runc.kernel_features import memory_policy_mode_missing
 from pytest_runc.linux import CAPABILITIES
 from pytest_runc.rules.markers import rule_ids
 
@@ -391,6 +392,9 @@ def test_listed_memory_policy_mode_is_accepted(features, bundle, container, mode
     if mode not in listed(features, "linux", "memoryPolicy", "modes"):
         skips.skip_runtime(f"`features` does not list memory policy mode {mode}")
     numa_node_0()
+    lacking = memory_policy_mode_missing(mode, with_nodes=mode not in NODELESS)
+    if lacking:
+        skips.skip_host(lacking)
     bundle.command("true").linux["memoryPolicy"] = (
         {"mode": mode} if mode in NODELESS else {"mode": mode, "nodes": "0"}
     )

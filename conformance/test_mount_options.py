@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_runc import skips
+from pytest_runc.kernel_features import idmapped_mount_missing
 from pytest_runc.linux import MountEntry, parse_mountinfo
 
 pytestmark = pytest.mark.runc
@@ -339,6 +340,13 @@ def require_idmap(runtime_features: Any) -> None:
         skips.skip_runtime("`features` does not claim linux.mountExtensions.idmap")
 
 
+def require_idmappable_tmpfs() -> None:
+    """Skip unless this kernel can id-map a tmpfs (what idmapped_tree binds)."""
+    lacking = idmapped_mount_missing("tmpfs")
+    if lacking:
+        skips.skip_host(lacking)
+
+
 def idmapped_tree(bundle: Any, options: list[str], mappings: bool = True) -> None:
     """A tmpfs with a tmpfs inside (both owned by 0:0), bound at /prt-bound with ``options``."""
     bundle.mount("/prt-tree", "tmpfs", "tmpfs", [])
@@ -370,6 +378,7 @@ def test_idmap_mount_maps_owners_with_its_mappings(bundle, container, runtime_fe
     """config.md "Mounts" (idmap): a bind mount with ``idmap`` and its own
     uidMappings/gidMappings shows on-disk 0:0 as the mapped 100000:100000."""
     require_idmap(runtime_features)
+    require_idmappable_tmpfs()
     idmapped_tree(bundle, ["bind", "idmap"])
     seen = owners(container, bundle, "/prt-tree", "/prt-bound")
     wanted = {"/prt-tree": "0:0", "/prt-bound": "100000:100000"}
@@ -385,6 +394,7 @@ def test_ridmap_mount_maps_every_submount(bundle, container, runtime_features):
     """config.md "Mounts" (ridmap): an rbind with ``ridmap`` maps the mount and
     its submount with the given mappings."""
     require_idmap(runtime_features)
+    require_idmappable_tmpfs()
     idmapped_tree(bundle, ["rbind", "ridmap"])
     seen = owners(container, bundle, "/prt-bound", "/prt-bound/sub")
     wanted = {"/prt-bound": "100000:100000", "/prt-bound/sub": "100000:100000"}

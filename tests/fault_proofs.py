@@ -53,6 +53,9 @@ REPO = Path(__file__).resolve().parent.parent
 BATCH_FAULTS = 10
 #: Every runtime command of a proof run gets this long (as the single runs did).
 COMMAND_TIMEOUT = 5
+#: An inner run's deadline: this much, and this much more per fault of its batch.
+RUN_SECONDS = 120
+RUN_SECONDS_PER_FAULT = 60
 #: How long a worker waits for a batch the other worker is proving.
 WAIT_SECONDS = 1800
 
@@ -138,7 +141,7 @@ def run_batch(
     try:
         done = subprocess.run(
             command, cwd=REPO, capture_output=True, text=True, check=False, env=env,
-            timeout=120 + 60 * len(batch),
+            timeout=RUN_SECONDS + RUN_SECONDS_PER_FAULT * len(batch),
         )  # fmt: skip
         output = done.stdout[-4000:] + done.stderr[-2000:]
     except subprocess.TimeoutExpired as exc:
