@@ -24,6 +24,7 @@ import pytest
 from pytest_runc.faulty import FAULTS, write_wrapper
 from pytest_runc.runtime import Runtime
 from pytest_runc.skips import RUNTIME, classify
+from pytest_runc.suite import SUITE_DIR, logical_nodeid, real_nodeids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,11 +34,15 @@ def conformance_items() -> tuple[str, ...]:
     """Node ids of the conformance suite, as pytest collects them (no root needed)."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-p", "no:hypothesispytest", "conformance"],
+         "-p", "no:hypothesispytest", str(SUITE_DIR)],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, f"collecting conformance/ failed:\n{done.stdout}\n{done.stderr}"
-    return tuple(line for line in done.stdout.splitlines() if line.startswith("conformance/"))
+    return tuple(
+        logical_nodeid(line, REPO)
+        for line in done.stdout.splitlines()
+        if line.startswith("pytest_runc/conformance/")
+    )
 
 
 def test_every_catches_entry_names_a_collected_item_and_a_message():
@@ -72,7 +77,7 @@ def junit_outcomes(path: Path) -> dict[str, tuple[str, str]]:
         if not parts:
             continue
         file = f"{module.replace('.', '/')}/{parts[0]}.py"
-        node = "::".join([file, *parts[1:], case.get("name", "")])
+        node = logical_nodeid("::".join([file, *parts[1:], case.get("name", "")]), REPO)
         failure = case.find("failure")
         error = case.find("error")
         beyond = [
@@ -116,7 +121,7 @@ def prove(fault: str, binary: str, nodes: list[str], directory: Path) -> dict[st
     # Declared departures would turn the very failures we want into xfails.
     env = {**os.environ, "PYTEST_RUNC_DEPARTURES": "none"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *nodes, "--runc", f"--runc-binary={wrapper}",
+        [sys.executable, "-m", "pytest", *real_nodeids(nodes), "--runc", f"--runc-binary={wrapper}",
          f"--runc-root={state_root}", "--runc-timeout=5", f"--junitxml={junit}",
          "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly",
          "-p", "no:xdist", "-q", "-rfE"],

@@ -41,6 +41,7 @@ import pytest
 
 from pytest_runc.faulty import FAULTS, TOLERANCES, write_wrapper
 from pytest_runc.faulty.tolerance import SPEC, state_format
+from pytest_runc.suite import SUITE_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,7 +137,7 @@ def run_suite(binary: str, directory: Path) -> tuple[dict[str, tuple[str, str]],
         [sys.executable, "-m", "pytest", "--runc", f"--runc-binary={binary}",
          "-m", "not runc_cli", *(["-k", selection] if selection else []),
          "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly",
-         "-n", "2", "-q", "-rfE", f"--junitxml={junit}", "conformance"],
+         "-n", "2", "-q", "-rfE", f"--junitxml={junit}", str(SUITE_DIR)],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT,
     )  # fmt: skip
     took = time.monotonic() - started

@@ -30,6 +30,7 @@ import pytest
 
 from pytest_runc import skips
 from pytest_runc.faulty import FAULTS
+from pytest_runc.suite import SUITE_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 PROOF = "tests/test_faulty_runtimes.py::test_fault_fails_its_checks_with_the_intended_message"
@@ -46,7 +47,7 @@ def mode_dependent_checks() -> frozenset[str]:
     """``conformance/test_x.py::test_y`` of every check whose expectation depends
     on the cgroup mode."""
     found = set()
-    for path in sorted((REPO / "conformance").glob("test_*.py")):
+    for path in sorted(SUITE_DIR.glob("test_*.py")):
         for node in ast.parse(path.read_text()).body:
             function = isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
             if function and _depends_on_mode(node):  # type: ignore[arg-type]

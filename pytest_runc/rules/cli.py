@@ -187,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--update-coverage",
         action="store_true",
-        help="collect --suite (default ./conformance) and rewrite the shipped coverage index",
+        help="collect --suite (default: the suite shipped in the package) and rewrite the shipped"
+        " coverage index",
     )
     parser.add_argument(
         "--spec-diff",
@@ -210,8 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _spec_diff(args.spec_diff, args.write_spec_statements, as_json=args.json)
     if args.update_coverage or args.suite:
         from pytest_runc.rules.coverage import collect_coverage, write_coverage
+        from pytest_runc.suite import SUITE_DIR
 
-        suite = args.suite or Path("conformance")
+        suite = args.suite or SUITE_DIR
         if not suite.is_dir():
             parser.error(f"{suite} is not a directory: give --suite DIR (the conformance suite)")
         try:

@@ -17,6 +17,7 @@ import pytest
 
 from pytest_runc.rules import COVERAGE_FILE
 from pytest_runc.rules.markers import rule_ids
+from pytest_runc.suite import logical_nodeid
 
 
 class _Collector:
@@ -33,7 +34,8 @@ class _Collector:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
             for rule_id in rule_ids(item):
-                self.index.setdefault(rule_id, []).append(item.nodeid)
+                nodeid = logical_nodeid(item.nodeid, item.config.rootpath)
+                self.index.setdefault(rule_id, []).append(nodeid)
 
 
 def collect_coverage(suite: Path) -> dict[str, list[str]]:
