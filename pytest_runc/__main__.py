@@ -3,6 +3,7 @@
 - ``check BUNDLE...``: will runc run these bundles, and if not, why.
 - ``rules``: the rule catalogue and what the conformance suite checks of it.
 - ``report merge A.json B.json ...``: a matrix of rules against runtimes.
+- ``run [--runtime BINARY] [PYTEST-ARGS]``: the shipped conformance suite.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-USAGE = """usage: python -m pytest_runc {check,rules,report} ...  (or: pytest-runc ...)
+USAGE = """usage: python -m pytest_runc {run,check,rules,report} ...  (or: pytest-runc ...)
        python -m pytest_runc --version
 
+  run [--runtime BIN]... the conformance suite shipped with the package (run --help)
   check BUNDLE...        will runc run these bundles, and if not, why (check --help)
   rules                  the OCI runtime-spec rules and which checks cover them (rules --help)
   report merge FILE...   a matrix of rules against runtimes from --runc-report files (report --help)
@@ -45,6 +47,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         from pytest_runc.matrix.cli import main as report_main
 
         return report_main(args[1:])
+    if command == "run":
+        from pytest_runc.runsuite import main as run_main
+
+        return run_main(args[1:])
     if command == "check":
         from pytest_runc.bundlecheck.cli import main as check_main
 

@@ -391,10 +391,12 @@ class JsonReport:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write the document (the directory is made if needed)."""
         from pytest_runc.departures import applied_departures
+        from pytest_runc.suite import logical_nodeid
 
         records = []
         for check in self.checks.values():
-            record, deciding = record_of(check.reports, check.nodeid, check.rules)
+            nodeid = logical_nodeid(check.nodeid, self.config.rootpath)
+            record, deciding = record_of(check.reports, nodeid, check.rules)
             self.config.hook.pytest_runc_report_record(
                 record=record, report=deciding, config=self.config
             )

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from pytest_runc.faulty import FAULTS, write_wrapper
 from pytest_runc.skips import RUNTIME, classify
+from pytest_runc.suite import real_nodeid
 from pytest_runc.workdir import OWNER_FILE, sweep
 from tests.labelled_runs import PLAN_VARIABLE, Outcome, read_junit
 
@@ -126,6 +127,7 @@ def run_batch(
     plan.write_text(json.dumps({fault: list(nodes) for fault, nodes in batch.items()}))
     junit = directory / "junit.xml"
     functions = sorted({function_of(node) for nodes in batch.values() for node in nodes})
+    functions = [real_nodeid(function) for function in functions]
     command = [
         sys.executable, "-m", "pytest", *functions, "--runc",
         *(f"--runc-binary={fault}={wrapper}" for fault, wrapper in wrappers.items()),

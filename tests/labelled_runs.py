@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.runtimes import base_nodeid, label_of_item
+from pytest_runc.suite import logical_nodeid
 
 PLAN_VARIABLE = "PYTEST_RUNC_PROOF_PLAN"
 #: The name of the item a runtime that cannot run `true` fails (plugin.py).
@@ -49,7 +50,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        label, node = label_of_item(item) or only, base_nodeid(item)
+        label = label_of_item(item) or only
+        node = logical_nodeid(base_nodeid(item), item.config.rootpath)
         if plan and (label, node) not in wanted:
             dropped.append(item)
             continue

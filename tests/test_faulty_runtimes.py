@@ -25,6 +25,7 @@ import pytest
 from pytest_runc.faulty import FAULTS
 from pytest_runc.session import RuncSession
 from pytest_runc.skips import HOST, classify
+from pytest_runc.suite import SUITE_DIR, logical_nodeid
 from tests.fault_proofs import FaultProof, ProofBoard, plan_batches, prove_batch
 from tests.labelled_runs import Outcome
 
@@ -36,11 +37,15 @@ def conformance_items() -> tuple[str, ...]:
     """Node ids of the conformance suite, as pytest collects them (no root needed)."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-p", "no:hypothesispytest", "conformance"],
+         "-p", "no:hypothesispytest", str(SUITE_DIR)],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, f"collecting conformance/ failed:\n{done.stdout}\n{done.stderr}"
-    return tuple(line for line in done.stdout.splitlines() if line.startswith("conformance/"))
+    return tuple(
+        logical_nodeid(line, REPO)
+        for line in done.stdout.splitlines()
+        if line.startswith("pytest_runc/conformance/")
+    )
 
 
 def test_every_catches_entry_names_a_collected_item_and_a_message():

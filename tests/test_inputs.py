@@ -23,14 +23,16 @@ from pytest_runc.rules.inputsources import (
     walk_schema,
 )
 from pytest_runc.schemas import spec_schema_files
-from tests.test_faulty_runtimes import conformance_items, newer_runtime
+from pytest_runc.suite import SUITE_DIR
+from tests.fault_proofs import newer_runtime
+from tests.test_faulty_runtimes import conformance_items
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @lru_cache(maxsize=1)
 def suite_indexes() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    return collect_indexes(REPO / "conformance")
+    return collect_indexes(SUITE_DIR)
 
 
 def rules_command(*args: str) -> subprocess.CompletedProcess[str]:

@@ -233,7 +233,7 @@ def test_compare_runtimes_script_writes_reports_and_the_matrix(runtime, tmp_path
             str(out),
             runtime.binary,
             "--",
-            "conformance/test_state.py",
+            "pytest_runc/conformance/test_state.py",
         ],
         cwd=REPO,
         capture_output=True,

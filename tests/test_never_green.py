@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.environment import Privilege
+from pytest_runc.suite import SUITE_DIR
 from tests.helpers import write_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,7 +193,7 @@ def test_compare_runtimes_stops_on_a_runtime_that_is_not_there(tmp_path):
             str(tmp_path / "r"),
             "./no-such-runtime",
             "--",
-            "conformance/test_session.py",
+            str(SUITE_DIR / "test_session.py"),
         ],
         cwd=tmp_path,
         env=env,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_runc.suite import SUITE_DIR
+
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.runc
@@ -30,7 +32,7 @@ def test_another_runtime_runs_or_skips_with_its_reason(
         pytest.skip(f"environment: {name} is not installed ({how})")
     monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path))
     result = pytester.runpytest_subprocess(
-        str(REPO / "conformance" / "test_session.py"),
+        str(SUITE_DIR / "test_session.py"),
         "--runc",
         f"--runc-binary={binary}",
         "--runc-allow-unusable",

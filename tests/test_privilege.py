@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 import pytest
 
 from pytest_runc import skips
+from pytest_runc.suite import SUITE_DIR
 from pytest_runc.workdir import base_dir
 from tests.helpers import write_script
 
@@ -143,7 +144,7 @@ def test_rootless_runs_the_suite_as_an_unprivileged_user(runtime):
         "-rs",
         "--runc",
         "--runc-rootless",
-        str(REPO / "conformance"),
+        str(SUITE_DIR),
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
     assert "needs real root (cgroups, other uids); this run is rootless" in done.stdout
@@ -162,7 +163,7 @@ SETUP_SUDO_USER = REPO / "scripts" / "setup-sudo-user"
 #: What the conformance suite imports; the sudo user gets the versions we run with.
 SUITE_PACKAGES = ("pytest", "pexpect", "jsonschema")
 #: What the suite needs from the repository (a copy the sudo user can read).
-SUITE_FILES = ("pytest_runc", "conformance", "conftest.py", "pyproject.toml")
+SUITE_FILES = ("pytest_runc", "conftest.py", "pyproject.toml")
 
 
 def _sudo_user() -> pwd.struct_passwd:
@@ -297,7 +298,7 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime):
             "LANG": "C.UTF-8",
         }
         args = ["-m", "pytest", "-p", "pytest_runc.plugin", "-p", "no:cacheprovider"]
-        args += ["-rfEs", "--runc", "--runc-binary", runtime.binary, "conformance"]
+        args += ["-rfEs", "--runc", "--runc-binary", runtime.binary, "pytest_runc/conformance"]
         root = subprocess.run(
             [sys.executable, *args, f"--junitxml={work / 'root.xml'}"],
             cwd=work,

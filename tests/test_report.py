@@ -17,6 +17,7 @@ from pytest_runc.features import Features, require_rules, spec_release, unclaime
 from pytest_runc.jsonreport import skip_class
 from pytest_runc.rules import catalogue
 from pytest_runc.schemas import schema_errors
+from pytest_runc.suite import SUITE_DIR
 
 CHECKS = """
 import pytest
@@ -220,7 +221,7 @@ def test_shipped_departure_evidence_is_a_check_carrying_the_rule():
     shipped = [d for f in departures.shipped() for d in f.departures]
     if not shipped:
         pytest.skip("environment: no departures file is shipped")
-    coverage = collect_coverage(Path(__file__).resolve().parent.parent / "conformance")
+    coverage = collect_coverage(SUITE_DIR)
     for entry in shipped:
         checks = coverage.get(entry.rule, [])
         for nodeid in entry.evidence:

@@ -43,6 +43,7 @@ import pytest
 from pytest_runc.faulty import FAULTS, TOLERANCES, write_wrapper
 from pytest_runc.faulty.tolerance import SPEC, state_format
 from pytest_runc.session import RuncSession
+from pytest_runc.suite import SUITE_DIR
 from tests.labelled_runs import Outcome, read_junit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def run_every_variant(binary: str, directory: Path) -> TolerantRun:
          *(f"--runc-binary={label}={path}" for label, path in runtimes.items()),
          "-m", "not runc_cli", *(["-k", selection] if selection else []),
          "-p", "tests.labelled_runs", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-         "-p", "no:randomly", "-n", "2", "-q", "-rfE", f"--junitxml={junit}", "conformance"],
+         "-p", "no:randomly", "-n", "2", "-q", "-rfE", f"--junitxml={junit}", str(SUITE_DIR)],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT,
     )  # fmt: skip
     took = time.monotonic() - started

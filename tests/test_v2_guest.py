@@ -35,6 +35,7 @@ import pytest
 
 from pytest_runc import skips
 from pytest_runc.faulty import FAULTS
+from pytest_runc.suite import SUITE_DIR
 from tests import fault_proofs
 from tests.fault_proofs import plan_batches, prove_batch
 
@@ -62,7 +63,7 @@ def mode_dependent_checks() -> frozenset[str]:
     """``conformance/test_x.py::test_y`` of every check whose expectation depends
     on the cgroup mode."""
     found = set()
-    for path in sorted((REPO / "conformance").glob("test_*.py")):
+    for path in sorted(SUITE_DIR.glob("test_*.py")):
         module = ast.parse(path.read_text())
         marked = _module_marks_mode(module)
         for node in module.body:

@@ -18,7 +18,8 @@ from pathlib import Path
 from pytest_runc.bundlecheck.dynamic import TrialResult, run_trial, translate
 from pytest_runc.bundlecheck.findings import ERROR, WARNING, BundleReport, Finding
 from pytest_runc.bundlecheck.loader import load_config
-from pytest_runc.bundlecheck.static import check_config, rootfs_of
+from pytest_runc.bundlecheck.rootfs_checks import rootfs_of
+from pytest_runc.bundlecheck.static import check_config
 from pytest_runc.constants import DEFAULT_TIMEOUT
 
 #: Codes after which no trial runs: the host itself would be the rootfs, there

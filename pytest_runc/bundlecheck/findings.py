@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,28 @@ class BundleReport:
         if not self.findings:
             lines.append("  no findings")
         return "\n".join(lines)
+
+
+# Helpers of the static checks (config_checks, rootfs_checks).
+
+
+def js(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON text, the way it reads in config.json."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def config_error(code: str, message: str, fix: str, where: str) -> Finding:
+    return Finding(ERROR, code, message, fix, f"config.json {where}")
+
+
+def config_warning(code: str, message: str, fix: str, where: str) -> Finding:
+    return Finding(WARNING, code, message, fix, f"config.json {where}")
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -35,7 +35,7 @@ from typing import Any
 from pytest_runc.bundle import RUNC_SPEC_DEFAULT
 from pytest_runc.bundlecheck.gojson import deep_copy, dump_raw
 from pytest_runc.bundlecheck.loader import load_config
-from pytest_runc.bundlecheck.static import dangling_absolute_links, rootfs_of
+from pytest_runc.bundlecheck.rootfs_checks import dangling_absolute_links, rootfs_of
 from pytest_runc.bundlecheck.trialfs import CopyCapped, bounded_copy
 
 STANDARD_MOUNTS = ("/proc", "/dev", "/dev/pts", "/dev/shm", "/sys")

@@ -212,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--update-coverage",
         action="store_true",
-        help="collect --suite (default ./conformance) and rewrite the shipped coverage index",
+        help="collect --suite (default: the suite shipped in the package) and rewrite the shipped"
+        " coverage index",
     )
     parser.add_argument(
         "--spec-diff",
@@ -263,8 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_coverage,
             write_input_coverage,
         )
+        from pytest_runc.suite import SUITE_DIR
 
-        suite = args.suite or Path("conformance")
+        suite = args.suite or SUITE_DIR
         if not suite.is_dir():
             parser.error(f"{suite} is not a directory: give --suite DIR (the conformance suite)")
         try:

@@ -18,6 +18,7 @@ import pytest
 from pytest_runc.rules import COVERAGE_FILE
 from pytest_runc.rules.inputs import INPUT_COVERAGE_FILE
 from pytest_runc.rules.markers import input_ids_of, rule_ids
+from pytest_runc.suite import logical_nodeid
 
 
 class _Collector:
@@ -35,9 +36,12 @@ class _Collector:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
             for rule_id in rule_ids(item):
-                self.index.setdefault(rule_id, []).append(item.nodeid)
+                nodeid = logical_nodeid(item.nodeid, item.config.rootpath)
+                self.index.setdefault(rule_id, []).append(nodeid)
             for input_id in input_ids_of(item):
-                self.inputs.setdefault(input_id, []).append(item.nodeid)
+                self.inputs.setdefault(input_id, []).append(
+                    logical_nodeid(item.nodeid, item.config.rootpath)
+                )
 
 
 def collect_coverage(suite: Path) -> dict[str, list[str]]:

@@ -55,12 +55,8 @@ if [ "$(stat -fc %T /dev/shm 2>/dev/null)" = tmpfs ] &&
 fi
 base=$(as_tester mktemp -d "$parent/pytest-runc-action.XXXXXX")
 
-# The suite: beside the action (a checkout) or inside the installed package.
-if [ -d "$action_path/conformance" ]; then
-  suite=("$action_path/conformance")
-else
-  suite=(--pyargs pytest_runc.conformance)
-fi
+# The suite ships inside the package just installed: version-locked to the plugin.
+suite=(--pyargs pytest_runc.conformance)
 
 mode_args=()
 [ "${MODE:-root}" = rootless ] && mode_args=(--runc-rootless)
