@@ -28,12 +28,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_runc.bundle import Bundle
-from pytest_runc.constants import run_prefix
-from pytest_runc.container import Container
-from pytest_runc.rootfs import RootfsSource
-from pytest_runc.runtime import Runtime
-from pytest_runc.workdir import WorkDir, base_dir
+from pytest_runc.oci.bundle import Bundle
+from pytest_runc.oci.constants import run_prefix
+from pytest_runc.oci.container import Container
+from pytest_runc.oci.rootfs import RootfsSource
+from pytest_runc.oci.runtime import Runtime
+from pytest_runc.sessions.workdir import WorkDir, base_dir
 
 REPO = Path(__file__).resolve().parent.parent
 PYTEST = [

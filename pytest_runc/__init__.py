@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pytest_runc.bundle import Bundle, default_config, load_bundle
-from pytest_runc.container import Container, ContainerFactory
-from pytest_runc.errors import RuncError, RuntimeCommandError, RuntimeTimeout
-from pytest_runc.interactive import CommandResult, InteractiveSession
-from pytest_runc.runtime import Runtime, State
-from pytest_runc.schemas import schema_errors, validate_state
+from pytest_runc.oci.bundle import Bundle, default_config, load_bundle
+from pytest_runc.oci.container import Container, ContainerFactory
+from pytest_runc.oci.errors import RuncError, RuntimeCommandError, RuntimeTimeout
+from pytest_runc.oci.interactive import CommandResult, InteractiveSession
+from pytest_runc.oci.runtime import Runtime, State
+from pytest_runc.oci.schemas import schema_errors, validate_state
 
 __version__ = "0.2.0"
 

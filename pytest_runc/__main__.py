@@ -44,7 +44,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
 
         return rules_main(args[1:])
     if command == "report":
-        from pytest_runc.matrix.cli import main as report_main
+        from pytest_runc.reports.matrix.cli import main as report_main
 
         return report_main(args[1:])
     if command == "run":

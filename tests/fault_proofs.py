@@ -43,9 +43,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pytest_runc.faulty import FAULTS, write_wrapper
-from pytest_runc.skips import RUNTIME, classify
+from pytest_runc.oci.skips import RUNTIME, classify
+from pytest_runc.sessions.workdir import OWNER_FILE, sweep
 from pytest_runc.suite import real_nodeid
-from pytest_runc.workdir import OWNER_FILE, sweep
 from tests.labelled_runs import PLAN_VARIABLE, Outcome, read_junit
 
 REPO = Path(__file__).resolve().parent.parent

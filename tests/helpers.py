@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.linux import mount_table
-from pytest_runc.workdir import mounts_below
+from pytest_runc.oci.linux import mount_table
+from pytest_runc.sessions.workdir import mounts_below
 
 
 def write_script(path: Path, body: str) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.runtimes import base_nodeid, label_of_item
+from pytest_runc.sessions.runtimes import base_nodeid, label_of_item
 from pytest_runc.suite import logical_nodeid
 
 PLAN_VARIABLE = "PYTEST_RUNC_PROOF_PLAN"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_runc.schemas import schema_errors
+from pytest_runc.oci.schemas import schema_errors
 
 A, B, C = (
     "runtime.start.runs-process",

@@ -33,8 +33,8 @@ from pytest_runc.bundlecheck.gojson import (
     to_plain,
 )
 from pytest_runc.bundlecheck.loader import load_config
-from pytest_runc.errors import RuntimeTimeout
-from pytest_runc.workdir import WorkDir
+from pytest_runc.oci.errors import RuntimeTimeout
+from pytest_runc.sessions.workdir import WorkDir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "configs"
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "poststart")
@@ -325,7 +325,7 @@ def test_sudo_trial_removes_its_work_dir_with_sudo(bundle_factory, monkeypatch, 
         calls.append(kwargs)
         real_remove(self)
 
-    monkeypatch.setattr("pytest_runc.workdir.WorkDir.remove", remove)
+    monkeypatch.setattr("pytest_runc.sessions.workdir.WorkDir.remove", remove)
     loaded = load_config(made.path)
     with contextlib.suppress(Exception):
         run_trial(loaded, made.path, None, "/bin/false", sudo=True, timeout=5.0)

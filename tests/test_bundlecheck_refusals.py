@@ -14,8 +14,8 @@ import pytest
 from pytest_runc.bundlecheck import check_bundle
 from pytest_runc.bundlecheck.cli import main as cli_main
 from pytest_runc.bundlecheck.trialfs import CopyCapped, bounded_copy
-from pytest_runc.constants import CGROUP_ROOT
-from pytest_runc.workdir import mounts_below
+from pytest_runc.oci.constants import CGROUP_ROOT
+from pytest_runc.sessions.workdir import mounts_below
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "configs"
 
@@ -178,7 +178,7 @@ def test_nested_cgroups_path_leaves_no_cgroup(bundle_factory, runtime, monkeypat
     made.config_path.write_text(json.dumps(config))
     # This check's own token: other checks may run at the same time (xdist).
     token = secrets.token_hex(4)
-    monkeypatch.setattr("pytest_runc.workdir.new_token", lambda: token)
+    monkeypatch.setattr("pytest_runc.sessions.workdir.new_token", lambda: token)
     report = check_bundle(made.path, runtime_binary=runtime.binary)
     assert report.runc_ran_it is True, report.render()
     assert cgroup_dirs(top) == [], "the check left the user's cgroupsPath on the host"

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.bundle import Bundle
-from pytest_runc.errors import RuntimeTimeout
-from pytest_runc.runtime import Runtime, _descendants
-from pytest_runc.workdir import mounts_below, sweep
+from pytest_runc.oci.bundle import Bundle
+from pytest_runc.oci.errors import RuntimeTimeout
+from pytest_runc.oci.runtime import Runtime, _descendants
+from pytest_runc.sessions.workdir import mounts_below, sweep
 from tests.helpers import write_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,7 +272,7 @@ def test_a_runtime_dies_with_the_process_that_started_it(tmp_path: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from pytest_runc.runtime import Runtime;"
+            "import sys; from pathlib import Path; from pytest_runc.oci.runtime import Runtime;"
             " Runtime(sys.argv[1], Path(sys.argv[2]), timeout=600).invoke('run', 'x')",
             str(fake),
             str(tmp_path / "state"),

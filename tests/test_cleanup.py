@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pytest_runc.runtime import Runtime
+from pytest_runc.oci.runtime import Runtime
 from tests.helpers import NOTHING_LEFT, leftovers, session_dirs, token_of, write_script
 
 pytestmark = pytest.mark.runc
@@ -201,8 +201,8 @@ def test_sigkill_leftovers_are_swept_by_the_next_run_and_only_ours(pytester, bas
     foreign_root = tmp_path / "foreign-state"
     foreign = Runtime("runc", foreign_root)
     foreign_bundle = pytester.mkdir("foreign")
-    from pytest_runc.bundle import Bundle
-    from pytest_runc.rootfs import RootfsSource
+    from pytest_runc.oci.bundle import Bundle
+    from pytest_runc.oci.rootfs import RootfsSource
 
     RootfsSource(None, tmp_path).copy_to(foreign_bundle / "rootfs")
     Bundle(foreign_bundle).command("sleep", "60").write()

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from pytest_runc.bundle import default_config
-from pytest_runc.environment import Privilege
-from pytest_runc.report import config_diff
+from pytest_runc.oci.bundle import default_config
+from pytest_runc.oci.environment import Privilege
+from pytest_runc.oci.failure_report import config_diff
 from tests.helpers import fake_runtime
 
 FAILING = """
@@ -24,7 +24,8 @@ def test_fails(runc_bundle, runc_container):
 def fake_root(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path))
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.faulty import FAULTS
-from pytest_runc.session import RuncSession
-from pytest_runc.skips import HOST, classify
+from pytest_runc.oci.skips import HOST, classify
+from pytest_runc.sessions.session import RuncSession
 from pytest_runc.suite import SUITE_DIR, logical_nodeid
 from tests.fault_proofs import FaultProof, ProofBoard, plan_batches, prove_batch
 from tests.labelled_runs import Outcome

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runc.environment import Privilege
+from pytest_runc.oci.environment import Privilege
 from tests.helpers import fake_runtime
 
 #: Each runc_ fixture and the short name kept for it.
@@ -61,7 +61,8 @@ def test_every_fixture_has_a_runc_name_and_a_documented_alias(pytester):
 
 def test_runc_names_work_beside_a_plugin_that_defines_container(pytester, tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
     pytester.makeconftest(OTHER_PLUGIN)
     pytester.makepyfile(BOTH)
@@ -81,7 +82,8 @@ def test_without_runc_only_our_container_tests_skip(pytester):
 
 def test_short_names_still_work(pytester, tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
     pytester.makepyfile("""
         def test_short(container, bundle, rootfs, runtime, cgroup_mode):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_runc.oci.schemas import spec_schema_files
 from pytest_runc.rules import inputs
 from pytest_runc.rules.coverage import collect_indexes
 from pytest_runc.rules.inputsources import (
@@ -22,7 +23,6 @@ from pytest_runc.rules.inputsources import (
     release_of,
     walk_schema,
 )
-from pytest_runc.schemas import spec_schema_files
 from pytest_runc.suite import SUITE_DIR
 from tests.fault_proofs import newer_runtime
 from tests.test_faulty_runtimes import conformance_items

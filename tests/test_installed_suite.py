@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    # No PYTHONPATH: it would put a checkout's pytest_runc before the wheel's.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
-        argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
+        argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout, env=env
     )
 
 

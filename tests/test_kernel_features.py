@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import kernel_features
-from pytest_runc.kernel_features import idmapped_mount_missing, memory_policy_mode_missing
+from pytest_runc.oci import kernel_features
+from pytest_runc.oci.kernel_features import idmapped_mount_missing, memory_policy_mode_missing
 
 needs_known_arch = pytest.mark.skipif(
     platform.machine() not in ("x86_64", "aarch64"),

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.bundle import Bundle, default_config
-from pytest_runc.elf import read_elf
-from pytest_runc.errors import RuntimeCommandError, runtime_message
-from pytest_runc.rootfs import TOP_LEVEL
-from pytest_runc.schemas import schema_errors, validate_state
+from pytest_runc.oci.bundle import Bundle, default_config
+from pytest_runc.oci.elf import read_elf
+from pytest_runc.oci.errors import RuntimeCommandError, runtime_message
+from pytest_runc.oci.rootfs import TOP_LEVEL
+from pytest_runc.oci.schemas import schema_errors, validate_state
 
 
 def test_runtime_message_strips_logrus_decoration():
@@ -129,8 +129,8 @@ def test_default_config_equals_runc_spec(runtime, tmp_path):
 
 
 def test_load_bundle_reads_without_changing(tmp_path):
-    from pytest_runc.bundle import load_bundle
-    from pytest_runc.errors import BundleError
+    from pytest_runc.oci.bundle import load_bundle
+    from pytest_runc.oci.errors import BundleError
 
     written = Bundle(tmp_path / "b").command("true").write()
     before = written.read_bytes()

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.matrix import build
-from pytest_runc.matrix.cli import main
-from pytest_runc.matrix.model import cell_of, label_of
-from pytest_runc.matrix.render import html_page, markdown
-from pytest_runc.schemas import schema_errors
+from pytest_runc.oci.schemas import schema_errors
+from pytest_runc.reports.matrix import build
+from pytest_runc.reports.matrix.cli import main
+from pytest_runc.reports.matrix.model import cell_of, label_of
+from pytest_runc.reports.matrix.render import html_page, markdown
 from tests.matrix_reports import FAILED, A, B, C, report, two_hosts
 
 REPO = Path(__file__).resolve().parent.parent

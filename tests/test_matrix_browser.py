@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.matrix import build
-from pytest_runc.matrix.render import html_page
+from pytest_runc.reports.matrix import build
+from pytest_runc.reports.matrix.render import html_page
 from pytest_runc.rules import catalogue
 from tests.matrix_reports import A, B, C, two_hosts
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.environment import Privilege
+from pytest_runc.oci.environment import Privilege
 from pytest_runc.suite import SUITE_DIR
 from tests.helpers import write_script
 
@@ -40,7 +40,8 @@ def private_tmpdir(monkeypatch, tmp_path):
 def as_root(monkeypatch):
     """Inner in-process runs believe they are root (fake runtimes, no root needed)."""
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.faulty import behaviours
-from pytest_runc.options import MAX_SECONDS
+from pytest_runc.sessions.options import MAX_SECONDS
 from tests.helpers import (
     NOTHING_LEFT,
     as_attacker,

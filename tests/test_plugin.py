@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runc.environment import Privilege
-from pytest_runc.features import NO_FEATURES, Features, FeaturesError
+from pytest_runc.oci.environment import Privilege
+from pytest_runc.oci.features import NO_FEATURES, Features, FeaturesError
 from tests.helpers import fake_runtime, session_dirs, write_script
 
 CONTAINER_TEST = """
@@ -162,7 +162,8 @@ def as_root(monkeypatch):
     """Inner in-process runs believe they are root: the runtime gate is tested
     with fake runtimes, without root."""
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
 
 
@@ -183,7 +184,7 @@ def test_broken_runtime_is_one_failure_named_for_it(pytester, tmp_path, as_root)
 
 
 def test_not_root_and_no_sudo_skips_naming_root(pytester, monkeypatch, tmp_path):
-    monkeypatch.setattr("pytest_runc.environment.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("pytest_runc.oci.environment.os.geteuid", lambda: 1000)
     write_script(tmp_path / "bin" / "sudo", "exit 1\n")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin")
     pytester.makepyfile(CONTAINER_TEST)
@@ -193,7 +194,7 @@ def test_not_root_and_no_sudo_skips_naming_root(pytester, monkeypatch, tmp_path)
 
 
 def test_no_static_busybox_skips_naming_busybox_static(pytester, monkeypatch):
-    monkeypatch.setattr("pytest_runc.rootfs.BUSYBOX_CANDIDATES", ("/no/such/busybox",))
+    monkeypatch.setattr("pytest_runc.oci.rootfs.BUSYBOX_CANDIDATES", ("/no/such/busybox",))
     pytester.makepyfile(CONTAINER_TEST + "\ndef test_rootfs(rootfs):\n    pass\n")
     result = pytester.runpytest_inprocess("--runc", "-rs")
     result.stdout.fnmatch_lines(["*no static busybox*apt-get install busybox-static*"])
@@ -326,18 +327,18 @@ def test_a_skipped_run_leaves_no_directory(pytester, tmp_path):
 
 
 def test_rootless_without_user_namespaces_skips_saying_so(pytester, monkeypatch):
-    monkeypatch.setattr("pytest_runc.environment.os.geteuid", lambda: 1000)
-    monkeypatch.setattr("pytest_runc.environment.shutil.which", lambda name: None)
-    monkeypatch.setattr("pytest_runc.environment.user_namespaces_available", lambda: False)
+    monkeypatch.setattr("pytest_runc.oci.environment.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("pytest_runc.oci.environment.shutil.which", lambda name: None)
+    monkeypatch.setattr("pytest_runc.oci.environment.user_namespaces_available", lambda: False)
     pytester.makepyfile(CONTAINER_TEST)
     result = pytester.runpytest_inprocess("--runc", "--runc-rootless", "-rs")
     result.stdout.fnmatch_lines(["*--runc-rootless needs unprivileged user namespaces*"])
 
 
 def test_not_root_hint_names_rootless_when_user_namespaces_exist(pytester, monkeypatch):
-    monkeypatch.setattr("pytest_runc.environment.os.geteuid", lambda: 1000)
-    monkeypatch.setattr("pytest_runc.environment.shutil.which", lambda name: None)
-    monkeypatch.setattr("pytest_runc.environment.user_namespaces_available", lambda: True)
+    monkeypatch.setattr("pytest_runc.oci.environment.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("pytest_runc.oci.environment.shutil.which", lambda name: None)
+    monkeypatch.setattr("pytest_runc.oci.environment.user_namespaces_available", lambda: True)
     pytester.makepyfile(CONTAINER_TEST)
     result = pytester.runpytest_inprocess("--runc", "-rs")
     result.stdout.fnmatch_lines(["*or pass --runc-rootless*"])
@@ -345,7 +346,7 @@ def test_not_root_hint_names_rootless_when_user_namespaces_exist(pytester, monke
 
 @pytest.mark.runc
 def test_cgroup_marker_runs_only_on_its_modes(pytester, runtime, monkeypatch):
-    monkeypatch.setattr("pytest_runc.session.cgroup_mode", lambda: "hybrid")
+    monkeypatch.setattr("pytest_runc.sessions.session.cgroup_mode", lambda: "hybrid")
     pytester.makepyfile("""
         import pytest
         @pytest.mark.runc_cgroup("v2")
@@ -414,7 +415,7 @@ class TestFeatures:
             'echo "old 0.9"\n',
         )
         pytester.makepyfile("""
-            from pytest_runc.features import NO_FEATURES
+            from pytest_runc.oci.features import NO_FEATURES
             def test_none(runtime_features):
                 assert runtime_features is NO_FEATURES
         """)

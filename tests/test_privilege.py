@@ -15,9 +15,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from pytest_runc import skips
+from pytest_runc.oci import skips
+from pytest_runc.sessions.workdir import base_dir
 from pytest_runc.suite import SUITE_DIR
-from pytest_runc.workdir import base_dir
 from tests.helpers import write_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def test_non_root_with_passwordless_sudo_runs_containers_through_sudo(
     )
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path / "tmp"))
-    monkeypatch.setattr("pytest_runc.environment.effective_uid", lambda: 1000)
+    monkeypatch.setattr("pytest_runc.oci.environment.effective_uid", lambda: 1000)
     pytester.makepyfile("""
         def test_through_sudo(container, bundle):
             bundle.command("true")
@@ -135,7 +135,7 @@ def test_unprivileged_user_without_sudo_gets_skips_with_reasons():
 def test_rootless_runs_the_suite_as_an_unprivileged_user(runtime):
     """--runc-rootless as uid 65534: containers in user namespaces; the checks
     that need real root skip, none fails."""
-    from pytest_runc.environment import user_namespaces_available
+    from pytest_runc.oci.environment import user_namespaces_available
 
     if not user_namespaces_available():
         pytest.skip("this host does not allow unprivileged user namespaces")
@@ -343,7 +343,7 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime):
 
 def test_explicit_rootless_is_rootless_even_with_passwordless_sudo(monkeypatch, tmp_path):
     """A CI runner's user has passwordless sudo: --runc-rootless must not run as root."""
-    from pytest_runc import environment
+    from pytest_runc.oci import environment
 
     write_script(
         tmp_path / "bin" / "sudo", '[ "$1" = -n ] && shift\n[ "$1" = -- ] && shift\nexec "$@"\n'

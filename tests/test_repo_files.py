@@ -165,7 +165,7 @@ def test_every_documented_sudo_pytest_keeps_path():
 
 def _readme_sudo_prefix() -> str:
     readme = (REPO / "README.md").read_text()
-    gate = re.search(r"^(sudo .*?-m pytest) --runc conformance", readme, re.M)
+    gate = re.search(r"^(sudo .*?-m pytest) --runc --pyargs pytest_runc.conformance", readme, re.M)
     assert gate, "the README's 'Gating CI on it' command is gone"
     return gate.group(1)
 

@@ -11,17 +11,19 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import departures
-from pytest_runc.departures import Departure, DepartureFile, departures_for, identify
-from pytest_runc.features import Features, require_rules, spec_release, unclaimed_rules
-from pytest_runc.jsonreport import skip_class
+from pytest_runc.oci.features import Features, spec_release
+from pytest_runc.oci.identity import identify
+from pytest_runc.oci.schemas import schema_errors
+from pytest_runc.plugin import departures
+from pytest_runc.plugin.departures import Departure, DepartureFile, departures_for
+from pytest_runc.reports.json_report import skip_class
 from pytest_runc.rules import catalogue
-from pytest_runc.schemas import schema_errors
+from pytest_runc.rules.claims import require_rules, unclaimed_rules
 from pytest_runc.suite import SUITE_DIR
 
 CHECKS = """
 import pytest
-from pytest_runc import skips
+from pytest_runc.oci import skips
 
 @pytest.mark.oci_rule("runtime.start.runs-process")
 def test_passes():
@@ -200,7 +202,7 @@ def test_shipped_departures_name_spec_rules_with_reason_link_and_evidence():
 def test_a_departure_from_a_statement_that_is_not_testable_is_refused(tmp_path):
     """A runtime departs only from what a check may cite (crun 1.8 once declared
     config.process.cwd-absolute, which binds the config's author)."""
-    from pytest_runc.departures import DeparturesError, _load
+    from pytest_runc.plugin.departures import DeparturesError, _load
 
     path = tmp_path / "crun-1.8.json"
     entry = {"rule": "config.process.cwd-absolute", "reason": "r", "link": "https://x",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.environment import Privilege, cgroup_mode
-from pytest_runc.jsonreport import HOST_LABEL_ENV, MAX_HOST_LABEL
-from pytest_runc.matrix.model import label_of
-from pytest_runc.schemas import schema_errors
+from pytest_runc.oci.environment import Privilege, cgroup_mode
+from pytest_runc.oci.schemas import schema_errors
+from pytest_runc.reports.json_report import HOST_LABEL_ENV, MAX_HOST_LABEL
+from pytest_runc.reports.matrix.model import label_of
 from tests.helpers import write_script
 
 #: What runc 1.1.5 (Debian) and crun 1.8.1 print for --version.
@@ -34,7 +34,8 @@ def test_nothing():
 def as_root(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner in-process runs believe they are root (a fake runtime needs no more)."""
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
 
 

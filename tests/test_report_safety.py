@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.jsonreport import ReportWriteError, write_file_atomically
-from pytest_runc.matrix.model import MAX_DEPTH
+from pytest_runc.reports.json_report import ReportWriteError, write_file_atomically
+from pytest_runc.reports.matrix.model import MAX_DEPTH
 from tests.helpers import as_attacker, needs_root_and_setpriv, sticky_dir
 from tests.test_matrix import two_runtimes
 

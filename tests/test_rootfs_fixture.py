@@ -38,7 +38,7 @@ def test_writes_and_fails(runc_rootfs, runc_bundle_factory):
 
 
 def test_then_no_overlay_is_left(runc_session):
-    from pytest_runc.workdir import mounts_below
+    from pytest_runc.sessions.workdir import mounts_below
 
     print("LEFT", mounts_below(runc_session.workdir().path))
 """
@@ -83,7 +83,7 @@ def _run(pytester, tree, binary, *extra):
 def test_user_rootfs_is_overlaid_never_written_and_unmounted(pytester, user_rootfs, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("environment: an overlay needs root")
-    from pytest_runc.workdir import mounts_below
+    from pytest_runc.sessions.workdir import mounts_below
 
     tree, binary = user_rootfs
     before = _snapshot(tree)
@@ -103,7 +103,7 @@ def test_user_rootfs_is_overlaid_never_written_and_unmounted(pytester, user_root
 def test_user_rootfs_is_copied_where_no_overlay_can_be_mounted(
     pytester, user_rootfs, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("pytest_runc.rootfs.overlay_refusal", lambda: "an overlay needs root")
+    monkeypatch.setattr("pytest_runc.oci.rootfs.overlay_refusal", lambda: "an overlay needs root")
     tree, binary = user_rootfs
     before = _snapshot(tree)
     result = _run(pytester, tree, binary)
@@ -123,7 +123,7 @@ def test_a_refused_overlay_falls_back_to_a_copy_and_says_so(
     def refuse(lower, dest):
         return "wrong fs type (for the test)"
 
-    monkeypatch.setattr("pytest_runc.rootfs.mount_overlay", refuse)
+    monkeypatch.setattr("pytest_runc.oci.rootfs.mount_overlay", refuse)
     tree, binary = user_rootfs
     result = _run(pytester, tree, binary)
     result.assert_outcomes(failed=1, passed=1)
@@ -140,7 +140,7 @@ def test_a_refused_overlay_falls_back_to_a_copy_and_says_so(
 def test_a_container_runs_on_the_overlay(pytester, runtime, tmp_path, monkeypatch):
     """The real runtime on an overlaid --runc-rootfs: writes in the container
     reach neither the tree nor the next test."""
-    from pytest_runc.rootfs import build_busybox_rootfs, find_static_busybox
+    from pytest_runc.oci.rootfs import build_busybox_rootfs, find_static_busybox
 
     busybox, reason = find_static_busybox()
     if busybox is None:

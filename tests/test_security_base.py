@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.basedir import UnsafeBaseDir, open_base
-from pytest_runc.workdir import WorkDir, sweep, trusted_executable
+from pytest_runc.sessions.basedir import UnsafeBaseDir, open_base
+from pytest_runc.sessions.workdir import WorkDir, sweep, trusted_executable
 from tests.helpers import as_attacker, write_script
 
 needs_root = pytest.mark.skipif(

@@ -16,9 +16,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_runc.environment import Privilege
-from pytest_runc.matrix.model import build, load_report
-from pytest_runc.runtimes import base_nodeid, label_of
+from pytest_runc.oci.environment import Privilege
+from pytest_runc.oci.identity import label_of
+from pytest_runc.reports.matrix.model import build, load_report
+from pytest_runc.sessions.runtimes import base_nodeid
 from tests.helpers import session_dirs, write_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +76,8 @@ def private_tmpdir(monkeypatch, tmp_path):
 def as_root(monkeypatch):
     """Inner in-process runs believe they are root (fake runtimes need no more)."""
     monkeypatch.setattr(
-        "pytest_runc.session.probe_privilege", lambda rootless=False: Privilege(True, False, None)
+        "pytest_runc.sessions.session.probe_privilege",
+        lambda rootless=False: Privilege(True, False, None),
     )
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.runcgroups import remove_cgroups
-from pytest_runc.workdir import (
+from pytest_runc.sessions.cgroups import remove_cgroups
+from pytest_runc.sessions.workdir import (
     KEEP_FILE,
     RECORD_FILE,
     WorkDir,
@@ -80,7 +80,7 @@ class TestLock:
 
     def test_the_lock_goes_with_the_process_that_dies(self, tmp_path):
         code = (
-            "import sys, time; from pathlib import Path; from pytest_runc.workdir import WorkDir;"
+            "import sys, time; from pathlib import Path; from pytest_runc.sessions.workdir import WorkDir;"
             f"w = WorkDir.create(Path({str(tmp_path)!r}), 'deadbeef'); print('READY', flush=True);"
             " time.sleep(60)"
         )
@@ -179,7 +179,7 @@ class TestSweeper:
         # /dev/shm and the temp dir are where other runs' bases usually are:
         # with PYTEST_RUNC_TMPDIR set, a run must not look there at all.
         shm, temp = tmp_path / "shm", tmp_path / "temp"
-        monkeypatch.setattr("pytest_runc.basedir.SHM", shm)
+        monkeypatch.setattr("pytest_runc.sessions.basedir.SHM", shm)
         monkeypatch.setattr("tempfile.tempdir", str(temp))
         monkeypatch.setenv("PYTEST_RUNC_TMPDIR", str(tmp_path / "mine"))
         ours = leftover(base_dir(), "dead0007", ())
@@ -297,7 +297,7 @@ def test_a_live_run_in_another_pid_namespace_survives_a_sweep(tmp_path):
         pytest.skip("environment: unshare is not installed (apt-get install util-linux)")
     base = tmp_path / "base"
     code = (
-        "import time; from pathlib import Path; from pytest_runc.workdir import WorkDir;"
+        "import time; from pathlib import Path; from pytest_runc.sessions.workdir import WorkDir;"
         f"w = WorkDir.create(Path({str(base)!r}), 'ns0live1');"
         "(w.state_root / 'prt-ns0live1-1-1').mkdir(parents=True);"
         "print('READY', w.path, __import__('os').getpid(), flush=True); time.sleep(60)"

@@ -42,7 +42,7 @@ import pytest
 
 from pytest_runc.faulty import FAULTS, TOLERANCES, write_wrapper
 from pytest_runc.faulty.tolerance import SPEC, state_format
-from pytest_runc.session import RuncSession
+from pytest_runc.sessions.session import RuncSession
 from pytest_runc.suite import SUITE_DIR
 from tests.labelled_runs import Outcome, read_junit
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import skips
 from pytest_runc.faulty import FAULTS
+from pytest_runc.oci import skips
 from pytest_runc.suite import SUITE_DIR
 from tests import fault_proofs
 from tests.fault_proofs import plan_batches, prove_batch

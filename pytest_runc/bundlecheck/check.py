@@ -20,7 +20,7 @@ from pytest_runc.bundlecheck.findings import ERROR, WARNING, BundleReport, Findi
 from pytest_runc.bundlecheck.loader import load_config
 from pytest_runc.bundlecheck.rootfs_checks import rootfs_of
 from pytest_runc.bundlecheck.static import check_config
-from pytest_runc.constants import DEFAULT_TIMEOUT
+from pytest_runc.oci.constants import DEFAULT_TIMEOUT
 
 #: Codes after which no trial runs: the host itself would be the rootfs, there
 #: is no config.json file for runc to read, the rootfs is a host directory, or

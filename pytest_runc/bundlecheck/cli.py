@@ -25,8 +25,8 @@ from typing import Any
 
 from pytest_runc.bundlecheck.check import check_bundle
 from pytest_runc.bundlecheck.fix import FixError, fix_bundle
-from pytest_runc.environment import probe_privilege, resolve_binary
-from pytest_runc.workdir import sweep
+from pytest_runc.oci.environment import probe_privilege, resolve_binary
+from pytest_runc.sessions.workdir import sweep
 
 EXIT_OK, EXIT_INCOMPATIBLE, EXIT_USAGE = 0, 1, 2
 PROG = "python -m pytest_runc check"

@@ -26,8 +26,8 @@ from pytest_runc.bundlecheck.hostfacts import (
     known_syscalls,
     last_capability,
 )
-from pytest_runc.linux import CAPABILITIES as LINUX_CAPABILITIES
-from pytest_runc.schemas import schema_errors
+from pytest_runc.oci.linux import CAPABILITIES as LINUX_CAPABILITIES
+from pytest_runc.oci.schemas import schema_errors
 
 HOST_NAME_MAX = 64
 

@@ -45,18 +45,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pytest_runc.bundle import RUNC_SPEC_DEFAULT, Bundle
 from pytest_runc.bundlecheck.findings import ERROR, WARNING, Finding
 from pytest_runc.bundlecheck.gojson import deep_copy, dump_raw
 from pytest_runc.bundlecheck.loader import Loaded
 from pytest_runc.bundlecheck.trialfs import CopyCapped, TrialRootfs, prepare
-from pytest_runc.constants import ID_PREFIX
-from pytest_runc.container import Container
-from pytest_runc.errors import RuntimeTimeout, runtime_message
-from pytest_runc.linux import CAPABILITIES as LINUX_CAPABILITIES
-from pytest_runc.runcgroups import remove_cgroups
-from pytest_runc.runtime import Runtime
-from pytest_runc.workdir import WorkDir
+from pytest_runc.oci.bundle import RUNC_SPEC_DEFAULT, Bundle
+from pytest_runc.oci.constants import ID_PREFIX
+from pytest_runc.oci.container import Container
+from pytest_runc.oci.errors import RuntimeTimeout, runtime_message
+from pytest_runc.oci.linux import CAPABILITIES as LINUX_CAPABILITIES
+from pytest_runc.oci.runtime import Runtime
+from pytest_runc.sessions.cgroups import remove_cgroups
+from pytest_runc.sessions.workdir import WorkDir
 
 #: Docker's default capabilities without CAP_MKNOD: inside private pid, mount,
 #: ipc and network namespaces none of them reaches the host. Everything else

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pytest_runc.bundle import RUNC_SPEC_DEFAULT
 from pytest_runc.bundlecheck.gojson import deep_copy, dump_raw
 from pytest_runc.bundlecheck.loader import load_config
 from pytest_runc.bundlecheck.rootfs_checks import dangling_absolute_links, rootfs_of
 from pytest_runc.bundlecheck.trialfs import CopyCapped, bounded_copy
+from pytest_runc.oci.bundle import RUNC_SPEC_DEFAULT
 
 STANDARD_MOUNTS = ("/proc", "/dev", "/dev/pts", "/dev/shm", "/sys")
 OCI_VERSION = "1.0.2"

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from pytest_runc.constants import CGROUP_ROOT
+from pytest_runc.oci.constants import CGROUP_ROOT
 
 _UNISTD = (
     Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_runc.bundlecheck.check import check_bundle
 from pytest_runc.bundlecheck.findings import BundleReport
-from pytest_runc.session import RuncSession
+from pytest_runc.sessions.session import RuncSession
 
 
 class BundleIncompatible(Exception):

@@ -29,7 +29,7 @@ from pytest_runc.bundlecheck.rootfs_paths import (
     find_executable,
     resolve_in_rootfs,
 )
-from pytest_runc.elf import read_elf
+from pytest_runc.oci.elf import read_elf
 
 MAX_SCAN_ENTRIES = 200_000
 

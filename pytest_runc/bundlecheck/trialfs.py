@@ -27,7 +27,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pytest_runc.constants import PROBE_TIMEOUT
+from pytest_runc.oci.constants import PROBE_TIMEOUT
 
 MAX_COPY_BYTES = 256 * 1024 * 1024
 MAX_COPY_ENTRIES = 50_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.rootfs import copy_tree
+from pytest_runc.oci.rootfs import copy_tree
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.linux import cgroup_dir, controller_cgroups
+from pytest_runc.oci import skips
+from pytest_runc.oci.linux import cgroup_dir, controller_cgroups
 
 pytestmark = [pytest.mark.runc, pytest.mark.runc_root]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.constants import CGROUP_ROOT
+from pytest_runc.oci import skips
+from pytest_runc.oci.constants import CGROUP_ROOT
 
 pytestmark = [pytest.mark.runc, pytest.mark.runc_root, pytest.mark.runc_cgroup("v2")]
 

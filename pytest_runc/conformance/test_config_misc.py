@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from pytest_runc import skips
+from pytest_runc.oci import skips
 
 pytestmark = pytest.mark.runc
 

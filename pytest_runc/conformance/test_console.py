@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_runc.console import ConsoleSocket, read_until
-from pytest_runc.kit import assert_runs
+from pytest_runc.oci.console import ConsoleSocket, read_until
+from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 

@@ -5,15 +5,15 @@ Rules: runtime spec config-linux.md "Devices" and "Default Devices", and
 runtime-linux.md "Dev symbolic links". The spec requires what /dev holds, not
 that it holds nothing more: a runtime may add entries (runc's /dev/core,
 crun's). That /dev holds exactly what runc puts there is a runc CLI check;
-what a runtime documents adding is declared in pytest_runc/expectations.py.
+what a runtime documents adding is declared in pytest_runc/testing/expectations.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from pytest_runc.assertions import run_output
-from pytest_runc.expectations import DEFAULT_DEVICES, PTMX, RUNTIMES
+from pytest_runc.testing.assertions import run_output
+from pytest_runc.testing.expectations import DEFAULT_DEVICES, PTMX, RUNTIMES
 
 pytestmark = pytest.mark.runc
 

@@ -10,7 +10,7 @@ Two kinds of check, kept apart:
   for; where the spec says the failed operation changes nothing, that is
   checked too (more of it in test_operations.py).
 - ``runc_cli`` checks (``test_*_words``, and the refusals the spec does not
-  require): runc's documented words, from ``pytest_runc.messages``, one
+  require): runc's documented words, from ``pytest_runc.testing.messages``, one
   table per runtime looked up by its ``--version``; a message that merely
   contains "id" or "json" does not pass.
 """
@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_runc.kit import (
+from pytest_runc.oci.transcript import Completed
+from pytest_runc.testing.kit import (
     assert_refused,
     assert_refused_with_words,
     create_or_start,
@@ -30,8 +31,7 @@ from pytest_runc.kit import (
     running,
     stopped,
 )
-from pytest_runc.messages import expected_message
-from pytest_runc.transcript import Completed
+from pytest_runc.testing.messages import expected_message
 
 pytestmark = pytest.mark.runc
 

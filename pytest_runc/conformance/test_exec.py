@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import host
-from pytest_runc.console import ConsoleSocket, read_until
-from pytest_runc.kit import assert_runs
+from pytest_runc.oci import host
+from pytest_runc.oci.console import ConsoleSocket, read_until
+from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import kit, skips
-from pytest_runc.linux import cgroup_dir, decode_capabilities, status_fields
+from pytest_runc.oci import skips
+from pytest_runc.oci.linux import cgroup_dir, decode_capabilities, status_fields
+from pytest_runc.testing import kit
 
 pytestmark = pytest.mark.runc
 

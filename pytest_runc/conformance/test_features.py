@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.console import ConsoleSocket
-from pytest_runc.features import require_rules, spec_release
-from pytest_runc.kernel_features import memory_policy_mode_missing
-from pytest_runc.linux import CAPABILITIES
+from pytest_runc.oci import skips
+from pytest_runc.oci.console import ConsoleSocket
+from pytest_runc.oci.features import spec_release
+from pytest_runc.oci.kernel_features import memory_policy_mode_missing
+from pytest_runc.oci.linux import CAPABILITIES
+from pytest_runc.rules.claims import require_rules
 from pytest_runc.rules.markers import rule_ids
 
 pytestmark = pytest.mark.runc

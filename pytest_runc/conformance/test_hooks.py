@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.host import readlink as host_readlink
-from pytest_runc.kit import assert_refused, assert_runs, gone
+from pytest_runc.oci.host import readlink as host_readlink
+from pytest_runc.testing.kit import assert_refused, assert_runs, gone
 
 pytestmark = pytest.mark.runc
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.errors import RuntimeTimeout
+from pytest_runc.oci.errors import RuntimeTimeout
 
 pytestmark = [pytest.mark.runc, pytest.mark.runc_slow]
 

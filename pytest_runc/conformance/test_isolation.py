@@ -13,9 +13,9 @@ import os
 
 import pytest
 
-from pytest_runc.assertions import run_output
-from pytest_runc.host import readlink as host_readlink
-from pytest_runc.linux import NS_FILES, controller_cgroups, decode_capabilities, status_fields
+from pytest_runc.oci.host import readlink as host_readlink
+from pytest_runc.oci.linux import NS_FILES, controller_cgroups, decode_capabilities, status_fields
+from pytest_runc.testing.assertions import run_output
 
 pytestmark = pytest.mark.runc
 

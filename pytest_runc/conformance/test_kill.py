@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.assertions import poll
-from pytest_runc.kit import assert_runs
+from pytest_runc.oci import skips
+from pytest_runc.testing.assertions import poll
+from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.assertions import poll
-from pytest_runc.kit import assert_runs, gone, running, stopped
+from pytest_runc.testing.assertions import poll
+from pytest_runc.testing.kit import assert_runs, gone, running, stopped
 
 pytestmark = pytest.mark.runc
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.assertions import run_output
+from pytest_runc.oci import skips
+from pytest_runc.testing.assertions import run_output
 
 pytestmark = pytest.mark.runc
 

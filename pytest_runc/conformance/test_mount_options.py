@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.kernel_features import idmapped_mount_missing
-from pytest_runc.linux import MountEntry, parse_mountinfo
+from pytest_runc.oci import skips
+from pytest_runc.oci.kernel_features import idmapped_mount_missing
+from pytest_runc.oci.linux import MountEntry, parse_mountinfo
 
 pytestmark = pytest.mark.runc
 

@@ -3,7 +3,7 @@
 Rules: runtime spec config.md "Mounts" (destination, type, source, options)
 and config-linux.md "Masked Paths" / "Readonly Paths". Read from inside the
 container (/proc/self/mountinfo); what a runtime documents adding is
-declared in pytest_runc/expectations.py.
+declared in pytest_runc/testing/expectations.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.expectations import DEFAULT_DEVICES, PTMX, RuntimeAdditions, additions_for
-from pytest_runc.linux import MountEntry, mount_of, parse_mountinfo
+from pytest_runc.oci.linux import MountEntry, mount_of, parse_mountinfo
+from pytest_runc.testing.expectations import DEFAULT_DEVICES, PTMX, RuntimeAdditions, additions_for
 
 pytestmark = pytest.mark.runc
 
@@ -26,7 +26,7 @@ _MARK = "--- existing ---"
 
 @pytest.fixture
 def additions(runtime: Any) -> RuntimeAdditions:
-    """What the runtime under test documents adding (pytest_runc/expectations.py)."""
+    """What the runtime under test documents adding (pytest_runc/testing/expectations.py)."""
     return additions_for(runtime.version())
 
 

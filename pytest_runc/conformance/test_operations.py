@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.assertions import poll
-from pytest_runc.kit import (
+from pytest_runc.testing.assertions import poll
+from pytest_runc.testing.kit import (
     assert_refused,
     assert_runs,
     create_or_start,

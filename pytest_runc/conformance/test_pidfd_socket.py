@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.console import ConsoleSocket
-from pytest_runc.kit import assert_runs
+from pytest_runc.oci import skips
+from pytest_runc.oci.console import ConsoleSocket
+from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.kit import assert_refused, assert_runs
-from pytest_runc.linux import status_fields
+from pytest_runc.oci import skips
+from pytest_runc.oci.linux import status_fields
+from pytest_runc.testing.kit import assert_refused, assert_runs
 
 pytestmark = pytest.mark.runc
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.constants import CGROUP_ROOT
-from pytest_runc.linux import cgroup_dir
+from pytest_runc.oci import skips
+from pytest_runc.oci.constants import CGROUP_ROOT
+from pytest_runc.oci.linux import cgroup_dir
 
 pytestmark = pytest.mark.runc
 

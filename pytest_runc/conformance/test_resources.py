@@ -16,7 +16,7 @@ import shlex
 
 import pytest
 
-from pytest_runc.linux import cgroup_dir, cgroup_dirs
+from pytest_runc.oci.linux import cgroup_dir, cgroup_dirs
 
 # Every check here needs cgroups that only real root can create.
 pytestmark = [pytest.mark.runc, pytest.mark.runc_root]

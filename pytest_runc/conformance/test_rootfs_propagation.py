@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.kit import assert_runs
+from pytest_runc.oci import skips
+from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
 

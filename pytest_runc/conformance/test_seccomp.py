@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runc import skips
+from pytest_runc.oci import skips
 
 pytestmark = pytest.mark.runc
 

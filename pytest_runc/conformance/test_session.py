@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from pytest_runc.linux import cgroup_fstype, controller_cgroups
+from pytest_runc.oci.linux import cgroup_fstype, controller_cgroups
 
 pytestmark = pytest.mark.runc
 

@@ -6,7 +6,7 @@ checked here, once per phase, and nowhere else: a state without
 
 The spec's checks validate against the spec's own schema
 (``schema/state-schema.json`` of v1.3.0, shipped unchanged in
-``pytest_runc/schemas``), read with runtime.md's words on ``status``: a
+``pytest_runc/oci/schemas``), read with runtime.md's words on ``status``: a
 runtime may define more values than the schema's four, for new states (runc's
 ``paused``). The shapes runc gives its state (``paused``, an absolute bundle,
 ``rootfs``, ``created``, ``owner``) are a runc CLI check of their own.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.assertions import poll
-from pytest_runc.schemas import SPEC_STATUSES, runc_state_errors, validate_spec_state
+from pytest_runc.oci import skips
+from pytest_runc.oci.schemas import SPEC_STATUSES, runc_state_errors, validate_spec_state
+from pytest_runc.testing.assertions import poll
 
 pytestmark = pytest.mark.runc
 

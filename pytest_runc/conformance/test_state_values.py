@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.assertions import poll
+from pytest_runc.testing.assertions import poll
 
 pytestmark = pytest.mark.runc
 

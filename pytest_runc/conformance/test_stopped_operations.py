@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runc import kit
+from pytest_runc.testing import kit
 
 pytestmark = pytest.mark.runc
 

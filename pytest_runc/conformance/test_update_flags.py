@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runc import skips
-from pytest_runc.linux import cgroup_dir
+from pytest_runc.oci import skips
+from pytest_runc.oci.linux import cgroup_dir
 
 pytestmark = pytest.mark.runc
 

@@ -282,7 +282,7 @@ def delete_leaves_cgroups(call: Call) -> int | None:
     (empty), as a runtime that forgets to remove them would leave them."""
     if call.command != "delete":
         return None
-    from pytest_runc.linux import cgroup_dirs  # only this fault needs it
+    from pytest_runc.oci.linux import cgroup_dirs  # only this fault needs it
 
     state = run([call.real_binary, *call.global_opts, "state", call.container_id], capture=True)
     pid = json.loads(state.stdout).get("pid", 0) if state.returncode == 0 else 0

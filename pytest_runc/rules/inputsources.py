@@ -111,7 +111,7 @@ def _keep(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def release_of(binary: str) -> str:
     """The runtime's label (``runc-1.1.5``), as a multi-runtime run names it."""
-    from pytest_runc.runtimes import label_of  # pytest-side module: only the refresh needs it
+    from pytest_runc.oci.identity import label_of
 
     try:
         done = subprocess.run(

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.report import add_failure_section
+from pytest_runc.oci.failure_report import add_failure_section
 from pytest_runc.rules import SPEC_DOCUMENTS, Rule, catalogue
 
 RULE_MARKERS = ("oci_rule", "runc_cli")

@@ -3,7 +3,7 @@
 # root (through `sudo -n` and setup-python's interpreter by its absolute
 # path) or rootless (--runc-rootless, as the runner's user).
 #
-# Environment: ACTION_PATH, PYTHON, RUNTIME (absolute, from install.sh), MODE,
+# Environment: PYTHON, RUNTIME (absolute, from install.sh), MODE,
 # PYTEST_ARGS (split as a shell would, without expansion), WORKERS (pytest-xdist
 # -n; 0 or 1: none), REPORT (where the JSON report goes, relative to $PWD),
 # HOST_LABEL (PYTEST_RUNC_HOST_LABEL: the host's name in the report), and
@@ -22,7 +22,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 check_mode
 python=$(tester_python)
-action_path="${ACTION_PATH:?ACTION_PATH must name the action checkout}"
 runtime="${RUNTIME:?RUNTIME must name the runtime under test (install.sh resolves it)}"
 report=$(realpath -m -- "${REPORT:-pytest-runc-report.json}")
 

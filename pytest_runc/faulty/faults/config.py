@@ -10,7 +10,7 @@ from typing import Any
 
 from pytest_runc.faulty import behaviours
 from pytest_runc.faulty.model import Config, Fault
-from pytest_runc.linux import CAPABILITIES
+from pytest_runc.oci.linux import CAPABILITIES
 
 O = "conformance/test_mount_options.py::"  # noqa: E741
 MOUNT_FLAG = O + "test_mount_option_sets_the_flags_mount8_sets"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, features_rewritten, run
 from pytest_runc.faulty.model import Config, Fault
-from pytest_runc.linux import CAPABILITIES
+from pytest_runc.oci.linux import CAPABILITIES
 
 OPS = "conformance/test_operations.py::"
 X = "conformance/test_exec.py::"
