@@ -14,7 +14,6 @@ import array
 import json
 import os
 import re
-import secrets
 import socket
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from pytest_runc.oci import skips
+from pytest_runc.testing.sockets import socket_path
 
 pytestmark = pytest.mark.runc
 
@@ -340,30 +340,9 @@ def _close_all(fds: list[int]) -> None:
         os.close(fd)  # the last close of the notify fd fails notified syscalls: ENOSYS
 
 
-#: The longest path a Unix socket address holds (``sun_path``: 108 bytes with its NUL).
-SUN_PATH_MAX = 107
-
-
 def listener_path(bundle, runc_session) -> Path:
-    """Where a seccomp listener socket goes: in this test's own directory (the
-    bundle's parent), else, when that path is too long for a Unix socket
-    address, in the session's directory.
-
-    Never in the system temp dir: both places are inside the run's directory
-    ``<base>/s-<token>``, which the run removes at its end and the next run's
-    sweeper removes if this one is killed; a ``/tmp/prt-seccomp-*`` would stay.
-    """
-    candidates = [
-        bundle.path.parent / "l.sock",
-        runc_session.workdir().path / f"l-{secrets.token_hex(4)}.sock",
-    ]
-    for candidate in candidates:
-        if len(os.fsencode(candidate)) <= SUN_PATH_MAX:
-            return candidate
-    skips.skip_environment(
-        f"the run's directory {runc_session.workdir().path} is too long for a Unix socket"
-        f" address ({SUN_PATH_MAX} bytes); set PYTEST_RUNC_TMPDIR to a shorter directory"
-    )
+    """Where a seccomp listener socket goes (inside the run's directory)."""
+    return socket_path(bundle, runc_session, "l")
 
 
 def run_notified(

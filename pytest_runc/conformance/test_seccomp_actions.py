@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.oci import skips
+from pytest_runc.testing.sockets import socket_path
 
 pytestmark = pytest.mark.runc
 
@@ -135,13 +135,9 @@ def receive_state(server: socket.socket) -> dict[str, Any]:
 
 @pytest.mark.runc_cli("runc-cli.run.seccomp-listener-metadata")
 @pytest.mark.oci_inputs("config:linux.seccomp.listenerMetadata")
-def test_listener_metadata_reaches_the_listener(bundle, container):
+def test_listener_metadata_reaches_the_listener(bundle, container, runc_session):
     """The state sent to listenerPath carries listenerMetadata as its ``metadata``."""
-    path = bundle.path.parent / "m.sock"
-    if len(os.fsencode(path)) > 107:
-        skips.skip_environment(
-            f"{path} is too long for a Unix socket address; set PYTEST_RUNC_TMPDIR shorter"
-        )
+    path = socket_path(bundle, runc_session, "m")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(str(path))
         server.listen(1)
