@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.assertions import poll
 from pytest_runc.kit import assert_runs, gone, running, stopped
+from pytest_runc.polling import poll, settle_time
 
 pytestmark = pytest.mark.runc
 
@@ -131,7 +131,7 @@ def test_resume_thaws_the_processes(bundle, container):
     made = paused_counter(container, bundle)
     frozen = ticks(made)
     made.resume()
-    seen = poll(lambda: ticks(made), lambda n: n > frozen + 2, timeout=5)
+    seen = poll(lambda: ticks(made), lambda n: n > frozen + 2, timeout=settle_time(made.runtime))
     assert seen > frozen + 2, f"the counter stayed at {seen} after resume"
 
 
