@@ -18,8 +18,15 @@ from pytest_runc.polling import poll, settle_time
 
 pytestmark = pytest.mark.runc
 
-# Prints a growing counter: it advances only while the container runs.
-COUNTER = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.02; done"
+# Prints a growing counter: it advances only while the container runs. It
+# ticks every 20 ms without making a process (a read that times out on a FIFO
+# nobody writes, not a `sleep` per tick): runc's cgroup v1 freezer cannot
+# reliably freeze a cgroup in which new processes keep appearing, and on a
+# loaded machine `pause` then gave up ("unable to freeze").
+COUNTER = (
+    "mkfifo /dev/prt-tick; i=0;"
+    " while true; do i=$((i+1)); echo $i; read -t 0.02 x <> /dev/prt-tick; done"
+)
 #: How long a check waits for something that must NOT happen (a program run
 #: before `start`, a frozen counter advancing): the counter ticks every
 #: 20 ms, a wrongly started program prints within a few ms.
