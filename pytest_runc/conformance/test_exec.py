@@ -18,6 +18,7 @@ import pytest
 
 from pytest_runc.oci import host
 from pytest_runc.oci.console import ConsoleSocket, read_until
+from pytest_runc.oci.polling import poll, settle_time
 from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
@@ -140,10 +141,24 @@ def running_argvs(made) -> list[str]:
 def test_exec_detach_returns_while_the_process_runs(running):
     """runc exec --detach: exec returns, and the process runs on in the container."""
     assert_runs(running.exec("sleep", "61", detach=True, timeout=10), "exec --detach")
-    seen = running_argvs(running)
+    # exec returns before the process has exec'd `sleep` (it may still be the
+    # runtime's init for a moment): wait for it to show.
+    seen = poll(
+        lambda: running_argvs(running),
+        lambda argvs: "sleep 61" in argvs,
+        timeout=settle_time(running.runtime),
+    )
     assert "sleep 61" in seen, (
         f"after exec --detach returned, its process no longer runs; the container runs {seen}"
     )
+
+
+def host_argv(pid: str) -> list[bytes]:
+    """The argv of a host process, as /proc shows it; [] once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    except OSError:
+        return []
 
 
 @pytest.mark.runc_cli("runc-cli.exec.pid-file")
@@ -156,15 +171,22 @@ def test_exec_pid_file_holds_the_process_pid(running, tmp_path):
     init = running.state().pid
     assert int(written) != init, "--pid-file holds init's pid, not the exec'd one"
     # Asked of /proc, not `runc ps`: ps needs the container's cgroup, which
-    # rootless runc on cgroup v1 has not got.
+    # rootless runc on cgroup v1 has not got. exec returns before the process
+    # has replaced the runtime's init with `sleep 62`: wait for it (or for
+    # the process to be gone, which no wait mends).
+    expected = [b"sleep", b"62"]
+    argv = poll(
+        lambda: host_argv(written),
+        lambda seen: seen in (expected, []),
+        timeout=settle_time(running.runtime),
+    )
     sudo = running.runtime.sudo
     try:
-        argv = Path(f"/proc/{written}/cmdline").read_bytes().split(b"\0")[:-1]
         pid_ns = host.readlink(f"/proc/{written}/ns/pid", sudo=sudo)
     except (OSError, host.HostAccessError):
         argv, pid_ns = [], "(no such process)"
     init_ns = host.readlink(f"/proc/{init}/ns/pid", sudo=sudo)
-    assert (argv, pid_ns) == ([b"sleep", b"62"], init_ns), (
+    assert (argv, pid_ns) == (expected, init_ns), (
         f"--pid-file holds {written}, which runs {argv} in pid namespace {pid_ns}, not the"
         f" exec'd `sleep 62` in the container's {init_ns}"
     )
@@ -195,10 +217,12 @@ def test_exec_tty_sends_a_terminal_to_the_console_socket(running, tmp_path):
             "sh", "-c", "[ -t 0 ] && echo exec-on-a-tty || echo exec-not-a-tty; sleep 60",
             detach=True, tty=True, console_socket=console.path,
         )  # fmt: skip
-        master = console.master()
+        # The exec'd process may still be starting: wait as long as for a command.
+        wait = settle_time(running.runtime)
+        master = console.master(timeout=wait)
         assert master is not None, (
             f"no terminal master came over the console socket ({console.error or 'no connection'});"
             f" exec exited {done.returncode}: {done.stderr.strip()}"
         )
-        seen = read_until(master, "a-tty")
+        seen = read_until(master, "a-tty", timeout=wait)
         assert "exec-on-a-tty" in seen, f"the exec'd process is not on that terminal: {seen!r}"

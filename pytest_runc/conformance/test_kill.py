@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.oci import skips
-from pytest_runc.testing.assertions import poll
+from pytest_runc.oci.polling import poll, settle_time
 from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
@@ -41,8 +41,7 @@ def test_kill_takes_a_signal_by_name(bundle, container, name):
     """runc kill ID USR1 / SIGUSR1: init gets SIGUSR1."""
     made = trapping(bundle, container)
     assert_runs(made.kill(name, check=False), f"kill {name}")
-    seen = poll(made.output, lambda out: "got-" in out.split("ready", 1)[1], timeout=5)
-    got = seen.split("ready", 1)[1].split()
+    got = reports_after_ready(made)
     assert got == ["got-USR1"], f"kill {name} made init report {got}, expected ['got-USR1']"
 
 
@@ -51,8 +50,7 @@ def test_kill_takes_a_signal_by_number(bundle, container):
     """runc kill ID 10: init gets signal 10, SIGUSR1 on Linux."""
     made = trapping(bundle, container)
     assert_runs(made.kill("10", check=False), "kill 10")
-    seen = poll(made.output, lambda out: "got-" in out.split("ready", 1)[1], timeout=5)
-    got = seen.split("ready", 1)[1].split()
+    got = reports_after_ready(made)
     assert got == ["got-USR1"], f"kill 10 made init report {got}, expected ['got-USR1']"
 
 
@@ -61,9 +59,19 @@ def test_kill_without_a_signal_sends_term(bundle, container, runtime):
     """runc kill ID: with no signal named, init gets SIGTERM."""
     made = trapping(bundle, container)
     assert_runs(runtime.invoke("kill", made.id, check=False), "kill without a signal")
-    seen = poll(made.output, lambda out: "got-" in out.split("ready", 1)[1], timeout=5)
-    got = seen.split("ready", 1)[1].split()
+    got = reports_after_ready(made)
     assert got == ["got-TERM"], f"kill without a signal made init report {got}, expected TERM"
+
+
+def reports_after_ready(made) -> list[str]:
+    """What init printed after its handshake, once it printed anything: the
+    trap runs a moment after `kill` returns."""
+    seen = poll(
+        made.output,
+        lambda out: "got-" in out.split("ready", 1)[1],
+        timeout=settle_time(made.runtime),
+    )
+    return seen.split("ready", 1)[1].split()
 
 
 def sleepers(made) -> list[str]:
@@ -95,8 +103,12 @@ def test_kill_all_reaches_every_process(bundle, container, runc_session):
             " init only when the container has its own pid namespace (opencontainers/runc#3825)"
         )
     made = trapping(bundle, container, "sleep 60 & " + TRAPS)
-    assert len(sleepers(made)) == 1, f"no `sleep 60` child in `runc ps`: {sleepers(made)}"
+    wait = settle_time(made.runtime)
+    # "ready" comes after the fork of `sleep 60`, maybe before the child has
+    # exec'd `sleep`: wait for it.
+    before = poll(lambda: sleepers(made), lambda pids: len(pids) == 1, timeout=wait)
+    assert len(before) == 1, f"no `sleep 60` child in `runc ps`: {before}"
     assert_runs(made.kill("USR1", all=True, check=False), "kill --all")
-    left = poll(lambda: sleepers(made), lambda pids: pids == [], timeout=5)
+    left = poll(lambda: sleepers(made), lambda pids: pids == [], timeout=wait)
     assert left == [], f"kill --all USR1 did not reach init's child: `sleep 60` {left} still runs"
     assert made.status() == "running", "kill --all USR1 stopped init, which traps USR1"

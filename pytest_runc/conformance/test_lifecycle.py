@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.testing.assertions import poll
+from pytest_runc.oci.polling import poll, settle_time
 from pytest_runc.testing.kit import assert_runs, gone, running, stopped
 
 pytestmark = pytest.mark.runc
 
-# Prints a growing counter: it advances only while the container runs.
-COUNTER = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.02; done"
+# Prints a growing counter: it advances only while the container runs. It
+# ticks every 20 ms without making a process (a read that times out on a FIFO
+# nobody writes, not a `sleep` per tick): runc's cgroup v1 freezer cannot
+# reliably freeze a cgroup in which new processes keep appearing, and on a
+# loaded machine `pause` then gave up ("unable to freeze").
+COUNTER = (
+    "mkfifo /dev/prt-tick; i=0;"
+    " while true; do i=$((i+1)); echo $i; read -t 0.02 x <> /dev/prt-tick; done"
+)
 #: How long a check waits for something that must NOT happen (a program run
 #: before `start`, a frozen counter advancing): the counter ticks every
 #: 20 ms, a wrongly started program prints within a few ms.
@@ -131,7 +138,7 @@ def test_resume_thaws_the_processes(bundle, container):
     made = paused_counter(container, bundle)
     frozen = ticks(made)
     made.resume()
-    seen = poll(lambda: ticks(made), lambda n: n > frozen + 2, timeout=5)
+    seen = poll(lambda: ticks(made), lambda n: n > frozen + 2, timeout=settle_time(made.runtime))
     assert seen > frozen + 2, f"the counter stayed at {seen} after resume"
 
 

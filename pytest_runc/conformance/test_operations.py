@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.testing.assertions import poll
+from pytest_runc.oci.polling import poll, settle_time
 from pytest_runc.testing.kit import (
     assert_refused,
     assert_runs,
@@ -92,7 +92,13 @@ def test_status_names_only_spec_states_through_a_life(bundle, container):
     seen = [made.status()]
     made.start()
     # After start: running for a moment, then the state its exit leads to.
-    seen.append(poll(made.status, lambda status: status not in ("created", "running"), timeout=5))
+    seen.append(
+        poll(
+            made.status,
+            lambda status: status not in ("created", "running"),
+            timeout=settle_time(made.runtime),
+        )
+    )
     odd = [status for status in seen if status not in SPEC_STATUSES]
     assert not odd, (
         f"state gave runtime-specific status {odd} for a spec state (statuses seen: {seen})"
@@ -155,7 +161,9 @@ def test_config_edits_after_create_do_not_change_the_container(bundle, container
     bundle.config_path.write_text(json.dumps(edited))
     made.start()
     out = bundle.rootfs / "out"
-    text = poll(lambda: out.read_text() if out.exists() else "", bool, timeout=5)
+    text = poll(
+        lambda: out.read_text() if out.exists() else "", bool, timeout=settle_time(made.runtime)
+    )
     assert text == "original\n", (
         f"the program that ran wrote {text!r}: the edit of config.json after create was used"
     )
@@ -278,7 +286,9 @@ def two_processes(bundle, container):
 def test_ps_json_is_init_and_its_child(two_processes):
     """runc ps --format json: exactly two pids, init's (from state) among them."""
     pid = two_processes.state().pid
-    listed = poll(two_processes.ps, lambda pids: len(pids) == 2, timeout=5)
+    listed = poll(
+        two_processes.ps, lambda pids: len(pids) == 2, timeout=settle_time(two_processes.runtime)
+    )
     assert len(listed) == 2 and pid in listed, (
         f"ps --format json gave {listed}; expected init {pid} and its one child"
     )

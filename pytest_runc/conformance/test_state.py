@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from pytest_runc.oci import skips
+from pytest_runc.oci.polling import poll, settle_time
 from pytest_runc.oci.schemas import SPEC_STATUSES, runc_state_errors, validate_spec_state
-from pytest_runc.testing.assertions import poll
 
 pytestmark = pytest.mark.runc
 
@@ -131,7 +131,11 @@ def test_state_pid_is_the_container_process(bundle, container):
     pid = made.state_json().get("pid")
     assert isinstance(pid, int) and pid > 0, f"state pid {pid!r} while running"
     # `start` returns before the process has exec'd the program: poll for it.
-    seen = poll(lambda: cmdline_of(pid), lambda args: args in ([], ["sleep", "60"]), timeout=5)
+    seen = poll(
+        lambda: cmdline_of(pid),
+        lambda args: args in ([], ["sleep", "60"]),
+        timeout=settle_time(made.runtime),
+    )
     assert seen == ["sleep", "60"], (
         f"state pid {pid} runs {seen or '(no such process)'}, not the container's `sleep 60`"
     )

@@ -8,16 +8,15 @@ import re
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from pytest_runc.oci.bundle import Bundle
 from pytest_runc.oci.errors import RuntimeCommandError
+from pytest_runc.oci.polling import settle_time, wait_until
 from pytest_runc.oci.runtime import Runtime, State
 from pytest_runc.oci.transcript import Completed
 
-_POLL = 0.01  # between runtime calls (``state``): each costs a process
 _POLL_FILE = 0.002  # between reads of a file we own
-T = TypeVar("T")
 
 
 class Container:
@@ -140,26 +139,36 @@ class Container:
         except FileNotFoundError:
             return ""
 
-    def wait_for_status(self, status: str, timeout: float = 10.0) -> State:
-        """Poll ``state`` until ``status``; AssertionError naming the last one if not."""
-        return _poll(
+    def wait_for_status(self, status: str, timeout: float | None = None) -> State:
+        """Poll ``state`` until ``status``; AssertionError naming the last one if not.
+
+        ``timeout`` defaults to the run's deadline for a runtime command.
+        """
+        within = settle_time(self.runtime) if timeout is None else timeout
+        return wait_until(
             self.state,
             lambda state: state.status == status,
-            lambda state: f"did not reach {status!r} within {timeout:g}s; it is {state.status!r}",
-            self.id,
-            timeout,
+            lambda state: (
+                f"container {self.id} did not reach {status!r} within {within:g}s;"
+                f" it is {state.status!r}"
+            ),
+            timeout=within,
         )
 
-    def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
-        """Wait until the container's stdout contains ``text`` (a readiness handshake)."""
-        return _poll(
+    def wait_for_output(self, text: str, timeout: float | None = None) -> str:
+        """Wait until the container's stdout contains ``text`` (a readiness handshake).
+
+        ``timeout`` defaults to the run's deadline for a runtime command.
+        """
+        within = settle_time(self.runtime) if timeout is None else timeout
+        return wait_until(
             self.output,
             lambda out: text in out,
             lambda out: (
-                f"did not print {text!r} within {timeout:g}s; its stdout so far: {out[-500:]!r}"
+                f"container {self.id} did not print {text!r} within {within:g}s;"
+                f" its stdout so far: {out[-500:]!r}"
             ),
-            self.id,
-            timeout,
+            timeout=within,
             # Reading a file costs microseconds, not a runtime call: poll often.
             interval=_POLL_FILE,
         )
@@ -249,25 +258,6 @@ def _wait_dead(pid: int, timeout: float) -> bool:
             return False
         time.sleep(_POLL_FILE)
     return True
-
-
-def _poll(
-    read: Callable[[], T],
-    done: Callable[[T], bool],
-    failure: Callable[[T], str],
-    container_id: str,
-    timeout: float,
-    interval: float = _POLL,
-) -> T:
-    """Call ``read`` every ``interval`` s until ``done``; AssertionError with ``failure`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"container {container_id} {failure(value)}")
-        time.sleep(interval)
 
 
 class ContainerFactory:

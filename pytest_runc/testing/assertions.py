@@ -5,17 +5,14 @@ Each raises AssertionError with what was expected, what came, and the rule.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pytest_runc.oci.errors import runtime_message
+from pytest_runc.oci.polling import poll as poll  # re-exported: checks imported it from here
 from pytest_runc.oci.schemas import validate_state
 from pytest_runc.oci.transcript import Completed
 from pytest_runc.testing.messages import Expected
-
-T = TypeVar("T")
 
 #: Statuses in which the spec requires a live pid on Linux.
 LIVE = ("created", "running", "paused")
@@ -96,21 +93,6 @@ def assert_refused_with_words(done: Completed, expected: Expected) -> str:
         f" it said {message!r}"
     )
     return message
-
-
-def poll(read: Callable[[], T], until: Callable[[T], bool], *, timeout: float) -> T:
-    """Call ``read`` every 10 ms until ``until(value)`` or ``timeout`` seconds; the last value.
-
-    A bounded poll, for both kinds of wait: "it happens" (assert ``until``
-    holds for the result) and "nothing happens" (assert it does not), which
-    returns the moment the unwanted thing shows instead of sleeping blind.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if until(value) or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.01)
 
 
 def run_output(container: Any, bundle: Any, script: str) -> str:
