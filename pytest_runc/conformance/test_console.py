@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_runc.oci.console import ConsoleSocket, read_until
+from pytest_runc.oci.polling import settle_time
 from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
@@ -36,7 +37,7 @@ def started_on_console(bundle, container, script, tmp_path) -> Iterator[int]:
     made, console = on_console(bundle, container, script, tmp_path)
     with console:
         made.create(console_socket=console.path)
-        master = console.master()
+        master = console.master(settle_time(made.runtime))
         assert master is not None, (
             f"no terminal master came over the console socket: {console.error}"
         )
@@ -50,7 +51,7 @@ def test_create_sends_the_terminal_master_to_the_console_socket(bundle, containe
     made, console = on_console(bundle, container, "sleep 60", tmp_path)
     with console:
         done = made.create(console_socket=console.path, check=False)
-        master = console.master()
+        master = console.master(settle_time(made.runtime))
         assert master is not None, (
             f"no terminal master fd came over the console socket ({console.error or 'no connection'});"
             f" create exited {done.returncode}: {done.stderr.strip()}"
