@@ -18,6 +18,7 @@ from pytest_runc.reports.matrix import build
 from pytest_runc.reports.matrix.cli import main
 from pytest_runc.reports.matrix.model import cell_of, label_of
 from pytest_runc.reports.matrix.render import html_page, markdown
+from pytest_runc.suite import real_nodeid
 from tests.matrix_reports import FAILED, A, B, C, report, two_hosts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -200,7 +201,7 @@ def test_a_faulty_runtime_fails_exactly_the_rules_it_breaks(runtime, tmp_path):
 
     fault = FAULTS["wrong-hostname"]
     caught = set(fault.catches)
-    files = sorted({nodeid.split("::")[0] for nodeid in caught})
+    files = sorted({real_nodeid(nodeid.split("::")[0]) for nodeid in caught})
     wrapper = write_wrapper(fault.name, runtime.binary, tmp_path / "faulty")
     # Side by side, as two CI jobs would: the faulty wrapper is the slow one.
     runs = [

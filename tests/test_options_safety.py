@@ -25,6 +25,7 @@ import pytest
 
 from pytest_runc.faulty import behaviours
 from pytest_runc.sessions.options import MAX_SECONDS
+from pytest_runc.suite import real_nodeid
 from tests.helpers import (
     NOTHING_LEFT,
     as_attacker,
@@ -213,10 +214,11 @@ def test_a_killed_checks_names_carry_the_run_and_are_swept(
         "PYTEST_RUNC_TMPDIR": str(base),
         "TMPDIR": str(system_tmp),  # where tempfile.mkdtemp() would put things
         "PRT_SEEN": str(seen),
-        "PYTHONPATH": str(pytester.path),
+        # the killer plugin, and this checkout's pytest_runc whatever is installed
+        "PYTHONPATH": os.pathsep.join([str(pytester.path), str(REPO)]),
     }
     killed = subprocess.run(
-        [sys.executable, "-m", "pytest", str(REPO / KILLED_CHECKS[what]), "--runc",
+        [sys.executable, "-m", "pytest", real_nodeid(KILLED_CHECKS[what]), "--runc",
          f"--runc-binary={runtime.binary}", "-p", "killer", "-p", "no:cacheprovider",
          "-p", "no:hypothesispytest", "-p", "no:xdist"],
         cwd=pytester.path, env=env, capture_output=True, text=True, timeout=120, check=False,

@@ -123,7 +123,7 @@ def test_hog_runs_beside_every_run_and_ends_with_the_script(fake: Path) -> None:
     )
     for n in (1, 2):
         args = (fake / f"args-{n}").read_text().split("\n")[:-1]
-        assert args[:4] == ["-m", "pytest", "conformance", "--runc"]
+        assert args[:4] == ["-m", "pytest", "pytest_runc/conformance", "--runc"]
         assert args[-2:] == ["-k", "exec"] and "--hog" not in args, args
         # The busy loops ran (state R: running or runnable) while pytest did.
         states = {

@@ -20,7 +20,8 @@ from pytest_runc.oci import skips
 from pytest_runc.oci.constants import CGROUP_ROOT
 from pytest_runc.oci.linux import cgroup_dir
 
-pytestmark = pytest.mark.runc
+# cgroup files of other controllers: rootless runc cannot make the cgroup.
+pytestmark = [pytest.mark.runc, pytest.mark.runc_root]
 
 #: name -> (spec release of the fields, resources, {layout: [(controller, file,
 #: line it holds)]}). A file of several lines is matched on the line that

@@ -14,17 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runc.testing.assertions import poll
+from pytest_runc.oci.polling import poll, settle_time
 
 pytestmark = pytest.mark.runc
 
 
-def cmdline_of(pid: int) -> list[str]:
-    """A process's argv as the host sees it; [] once it is gone."""
+def cmdline_of(pid: int) -> list[str] | None:
+    """A process's argv as the host sees it; [] once it is gone; None while it
+    has none to show (a process in the middle of execve reads as empty)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
     except (FileNotFoundError, ProcessLookupError):
         return []
+    return args or (None if Path(f"/proc/{pid}").exists() else [])
 
 
 @pytest.mark.oci_rule("runtime.state.bundle-required")
@@ -49,6 +51,7 @@ def test_state_bundle_is_absolute_when_create_got_a_relative_path(bundle, contai
 
 @pytest.mark.oci_rule("runtime.state.pid-required-linux")
 @pytest.mark.oci_inputs("state:pid")
+@pytest.mark.runc_root  # reads the container process's /proc/<pid>/cmdline from the host
 def test_state_pid_of_a_created_container_is_the_process_start_runs(bundle, container):
     """While created, state's pid is the container's process: the one that runs
     the program once ``start`` is done."""
@@ -58,8 +61,13 @@ def test_state_pid_of_a_created_container_is_the_process_start_runs(bundle, cont
     pid = made.state_json().get("pid")
     assert isinstance(pid, int) and pid > 0, f"state pid {pid!r} while created"
     made.start()
-    seen = poll(lambda: cmdline_of(pid), lambda args: args in ([], ["sleep", "60"]), timeout=5)
+    seen = poll(
+        lambda: cmdline_of(pid),
+        lambda args: args in ([], ["sleep", "60"]),
+        timeout=settle_time(made.runtime),
+    )
     assert seen == ["sleep", "60"], (
         f"state pid {pid} while created; after start that process runs"
-        f" {seen or '(nothing: it is gone)'}, not the container's `sleep 60`"
+        f" {seen or ('(nothing: it is gone)' if seen == [] else '(no argv yet)')},"
+        " not the container's `sleep 60`"
     )

@@ -14,7 +14,8 @@ import pytest
 from pytest_runc.oci import skips
 from pytest_runc.oci.linux import cgroup_dir
 
-pytestmark = pytest.mark.runc
+# cgroup files of other controllers: rootless runc cannot make the cgroup.
+pytestmark = [pytest.mark.runc, pytest.mark.runc_root]
 
 MIB = 1 << 20
 
