@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -562,30 +561,6 @@ TOLERANCE_LIST: tuple[Tolerance, ...] = (
 TOLERANCES: dict[str, Tolerance] = {t.name: t for t in TOLERANCE_LIST}
 if len(TOLERANCES) != len(TOLERANCE_LIST):
     raise ValueError("a tolerance name is defined twice")
-
-
-def wrapper_script(name: str, real_binary: str, python_command: str) -> str:
-    """The wrapper's shell script: the real runtime straight away for the commands
-    the variant leaves alone, ``python_command`` (which ends with ``"$@"``) for the rest."""
-    commands = TOLERANCES[name].commands
-    real = shlex.quote(real_binary)
-    if commands is None:
-        return f"#!/bin/sh\n{python_command}\n"
-    # The first argument that is neither a global option nor its value is the command.
-    return (
-        "#!/bin/sh\n"
-        "cmd=\nskip=\n"
-        'for arg in "$@"; do\n'
-        '  if [ -n "$skip" ]; then skip=; continue; fi\n'
-        '  case "$arg" in\n'
-        "    --root|--log|--log-format|--criu|--rootless) skip=1 ;;\n"
-        "    -*) ;;\n"
-        "    *) cmd=$arg; break ;;\n"
-        "  esac\n"
-        "done\n"
-        f'case "$cmd" in\n  {"|".join(sorted(commands))}) ;;\n  *) exec {real} "$@" ;;\nesac\n'
-        f"{python_command}\n"
-    )
 
 
 def main(name: str, call: Call) -> int:
