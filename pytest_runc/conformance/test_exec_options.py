@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.oci import skips
+from pytest_runc.oci import host, skips
+from pytest_runc.oci.host import HostAccessError
 from pytest_runc.oci.linux import cgroup_dir, decode_capabilities, status_fields
 from pytest_runc.testing import kit
 
@@ -78,11 +79,6 @@ def test_exec_cgroup_runs_in_the_sub_cgroup(bundle, container, cgroup_mode):
     sub-cgroup ``prt-sub`` (of the pids hierarchy on cgroup v1), not in the
     container's own cgroup."""
     made = kit.running(container)
-    if made.runtime.sudo:
-        skips.skip_environment(
-            "makes a sub-cgroup on the host, which this test process (not root: the runtime"
-            " runs through sudo) cannot; run as root"
-        )
     try:
         where = cgroup_dir(made.state().pid, "pids", cgroup_mode)
     except LookupError:
@@ -90,7 +86,7 @@ def test_exec_cgroup_runs_in_the_sub_cgroup(bundle, container, cgroup_mode):
     unified = cgroup_mode == "v2"
     option = "prt-sub" if unified else "pids:prt-sub"
     sub = where / "prt-sub"
-    sub.mkdir()
+    host.make_cgroup(sub, sudo=made.runtime.sudo)
     try:
         done = exec_with(made, "--cgroup", option, command=("cat", "/proc/self/cgroup"))
         listed = kit.assert_runs(done, f"exec --cgroup {option}")
@@ -108,16 +104,16 @@ def test_exec_cgroup_runs_in_the_sub_cgroup(bundle, container, cgroup_mode):
         # The sub-cgroup is ours to remove, and only an empty one can go.
         made.kill("KILL", all=True, check=False)
         made.wait_for_status("stopped")
-        _remove_when_empty(sub)
+        _remove_when_empty(sub, sudo=made.runtime.sudo)
 
 
-def _remove_when_empty(directory: Path) -> None:
+def _remove_when_empty(directory: Path, *, sudo: bool) -> None:
     """rmdir a cgroup once its last process is gone (a bounded wait)."""
     deadline = time.monotonic() + 5
     while directory.exists():
         try:
-            directory.rmdir()
-        except OSError:
+            host.remove_cgroup(directory, sudo=sudo)
+        except (OSError, HostAccessError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)

@@ -96,3 +96,26 @@ def remove_tree(path: Path, *, sudo: bool) -> None:
     if info.st_uid != os.geteuid() or path.is_symlink():
         raise HostAccessError(f"refusing to remove {path} as root: it is not ours")
     _sudo("rm", "-rf", "--one-file-system", "--", str(path))
+
+
+def make_cgroup(path: Path, *, sudo: bool) -> None:
+    """Make the cgroup directory ``path`` (a child of a container's cgroup).
+
+    cgroupfs directories are root's: through sudo, ``sudo -n mkdir``. The
+    name must be new (no ``-p``): a check never takes over a cgroup it finds.
+    """
+    if not sudo:
+        path.mkdir()
+        return
+    _sudo("mkdir", "--", str(path))
+
+
+def remove_cgroup(path: Path, *, sudo: bool) -> None:
+    """rmdir the empty cgroup ``path`` that a check made (never recursively).
+
+    Raises OSError (or HostAccessError through sudo) while it still has a process.
+    """
+    if not sudo:
+        path.rmdir()
+        return
+    _sudo("rmdir", "--", str(path))
