@@ -199,3 +199,19 @@ def test_readme_sudo_snippet_runs_the_interpreter_first_on_path(tmp_path):
     assert "setup-python-python" in done.stderr
     old = sudo("sudo -E pytest --version")
     assert "setup-python-pytest" not in old.stderr, "sudo kept PATH: the test proves nothing here"
+
+
+def test_scripts_and_workflows_name_the_suite_where_it_is():
+    """The suite lives in pytest_runc/conformance: a script that still names a
+    top-level ``conformance/`` (the v2 guest's probe did, and skipped every
+    guest run) fails here, with the file and line."""
+    places = [*REPO.joinpath("scripts").rglob("*"), REPO / ".ci" / "run", REPO / "tox.ini"]
+    places += [REPO / "action.yml", *REPO.joinpath(".github", "workflows").glob("*.yml")]
+    stale = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in places
+        if path.is_file()
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if re.search(r"(?<!pytest_runc/)(?<![\w.-])conformance/", line)
+    ]
+    assert not stale, "the suite is pytest_runc/conformance, not conformance/:\n" + "\n".join(stale)
