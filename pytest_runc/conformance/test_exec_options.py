@@ -21,6 +21,7 @@ import pytest
 from pytest_runc.oci import host, skips
 from pytest_runc.oci.host import HostAccessError
 from pytest_runc.oci.linux import cgroup_dir, decode_capabilities, status_fields
+from pytest_runc.rules.claims import require_spec
 from pytest_runc.testing import kit
 
 pytestmark = pytest.mark.runc
@@ -117,18 +118,6 @@ def _remove_when_empty(directory: Path, *, sudo: bool) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-def require_spec(runtime_features: Any, version: tuple[int, int, int], field: str) -> None:
-    """Skip when the runtime's ociVersionMax predates the spec that added ``field``."""
-    claimed = runtime_features.oci_version_max
-    if not claimed:
-        return  # no `features`: nothing ruled out
-    numbers = tuple(int(part) for part in claimed.split("-")[0].split(".")[:3])
-    if numbers < version:
-        skips.skip_runtime(
-            f"ociVersionMax {claimed} predates {field} (spec {'.'.join(map(str, version))})"
-        )
 
 
 def two_cpus() -> list[int]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.oci import skips
 from pytest_runc.oci.linux import status_fields
+from pytest_runc.rules.claims import require_spec
 from pytest_runc.testing.kit import assert_refused, assert_runs
 
 pytestmark = pytest.mark.runc
@@ -191,18 +191,6 @@ def test_exec_cpu_affinity_left_to_the_cgroup(bundle, container):
     assert execd == first, (
         f"the exec'd process may run on CPUs {execd}, the container's process on {first}"
     )
-
-
-def require_spec(runtime_features: Any, version: tuple[int, int, int], field: str) -> None:
-    """Skip when the runtime's ociVersionMax predates the spec that added ``field``."""
-    claimed = runtime_features.oci_version_max
-    if not claimed:
-        return  # no `features`: nothing ruled out
-    numbers = tuple(int(part) for part in claimed.split("-")[0].split(".")[:3])
-    if numbers < version:
-        skips.skip_runtime(
-            f"ociVersionMax {claimed} predates {field} (spec {'.'.join(map(str, version))})"
-        )
 
 
 @pytest.mark.oci_rule("runtime.start.runs-process")

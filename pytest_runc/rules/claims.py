@@ -44,3 +44,16 @@ def require_rules(features: Features, *rule_ids: str) -> None:
         known = catalogue()
         listed = ", ".join(f"{rule_id} (since {known[rule_id].since})" for rule_id in newer)
         skip_unclaimed(f"its ociVersionMax is {features.oci_version_max}, below {listed}")
+
+
+def require_spec(features: Features, version: tuple[int, int, int], field: str) -> None:
+    """Skip the calling check (class ``runtime:``) when the runtime's ``ociVersionMax``
+    predates ``version``, the spec release that added ``field``; without
+    ``features`` nothing is ruled out."""
+    __tracebackhide__ = True
+    claimed = spec_release(features.oci_version_max)
+    if claimed is not None and claimed < version:
+        skip_unclaimed(
+            f"ociVersionMax {features.oci_version_max} predates {field}"
+            f" (spec {'.'.join(map(str, version))})"
+        )
