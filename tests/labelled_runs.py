@@ -4,8 +4,10 @@ Used as a plugin of the inner run (``-p tests.labelled_runs``): every item
 gets its runtime's label (``--runc-binary LABEL=PATH``) and its node id as
 one runtime names it as JUnit properties (``runtime_label``,
 ``base_nodeid``), so that nobody has to take a test id apart. With
-``PYTEST_RUNC_PROOF_PLAN`` (a JSON file: label -> node ids) only the planned
-items run: the fault proofs keep the checks each fault names.
+``PYTEST_RUNC_PROOF_PLAN`` (a JSON file: label -> node ids, or null for all of
+that label's) only the planned items run: the fault proofs keep the checks
+each fault names, the tolerance proofs the checks that call a command the
+variant changes.
 
 :func:`read_junit` reads the outcomes back, by (label, node id).
 """
@@ -26,6 +28,8 @@ from pytest_runc.suite import logical_nodeid
 PLAN_VARIABLE = "PYTEST_RUNC_PROOF_PLAN"
 #: The name of the item a runtime that cannot run `true` fails (plugin.py).
 GATE_PREFIX = "runtime works: "
+#: The fixtures that hand a check the runtime's ``features`` document.
+FEATURES_FIXTURES = frozenset({"runc_runtime_features", "runtime_features"})
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,18 @@ class Outcome:
     outcome: str
     message: str = ""
     detail: str = ""
+    #: The check asked for the runtime's ``features`` (a fixture the session
+    #: answers once, so the check need not call the command itself).
+    reads_features: bool = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     planned = os.environ.get(PLAN_VARIABLE)
-    plan: dict[str, list[str]] = (
+    plan: dict[str, list[str] | None] = (
         json.loads(Path(planned).read_text(encoding="utf-8")) if planned else {}
     )
-    wanted = {(label, node) for label, nodes in plan.items() for node in nodes}
+    everything = {label for label, nodes in plan.items() if nodes is None}
+    wanted = {(label, node) for label, nodes in plan.items() for node in nodes or ()}
     # With one runtime nothing is parametrized: every item is that runtime's.
     only = next(iter(plan)) if len(plan) == 1 else None
     kept: list[pytest.Item] = []
@@ -52,11 +60,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         label = label_of_item(item) or only
         node = logical_nodeid(base_nodeid(item), item.config.rootpath)
-        if plan and (label, node) not in wanted:
+        if plan and label not in everything and (label, node) not in wanted:
             dropped.append(item)
             continue
         if label is not None:
             item.user_properties += [("runtime_label", label), ("base_nodeid", node)]
+            if FEATURES_FIXTURES & set(getattr(item, "fixturenames", ())):
+                item.user_properties.append(("reads_features", "1"))
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -79,15 +89,20 @@ def read_junit(path: Path) -> tuple[dict[tuple[str, str], Outcome], dict[str, st
             if name.startswith(GATE_PREFIX) and shown is not None:
                 gates[name.removeprefix(GATE_PREFIX)] = shown.get("message", "")
             continue
+        reads = "reads_features" in properties
         if "oci_failed_beyond_level" in properties:
             # Recorded as a pass unless the run gates on it.
-            found[label, node] = Outcome("beyond-level", properties["oci_failed_beyond_level"])
+            found[label, node] = Outcome(
+                "beyond-level", properties["oci_failed_beyond_level"], "", reads
+            )
         elif failure is not None:
-            found[label, node] = Outcome("failed", failure.get("message", ""), failure.text or "")
+            found[label, node] = Outcome(
+                "failed", failure.get("message", ""), failure.text or "", reads
+            )
         elif error is not None:
-            found[label, node] = Outcome("error", error.get("message", ""), error.text or "")
+            found[label, node] = Outcome("error", error.get("message", ""), error.text or "", reads)
         elif skipped is not None:
-            found[label, node] = Outcome("skipped", skipped.get("message", ""))
+            found[label, node] = Outcome("skipped", skipped.get("message", ""), "", reads)
         else:
-            found[label, node] = Outcome("passed")
+            found[label, node] = Outcome("passed", reads_features=reads)
     return found, gates

@@ -25,6 +25,8 @@ from pytest_runc.faulty.tolerance import TOLERANCES, Tolerance
 #: Set by a wrapper script: the module that defines its fault, so that the
 #: wrapper (a new Python for every runtime call) imports that module alone.
 MODULE_ENV = "FAULTY_MODULE"
+#: The directory that holds this package (a checkout or site-packages).
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _discover() -> dict[str, tuple[str, Fault]]:
@@ -96,14 +98,36 @@ def write_wrapper(fault: str, real_binary: str, directory: Path) -> Path:
     path = directory / f"runc-{fault}"
     state_dir = directory / f"{fault}.state"
     module = f"{MODULE_ENV}={FAULTS.module_of(fault)} " if fault in FAULTS else ""
+    # -S: no site module. Its .pth files (an editable install's finder, certifi,
+    # ...) cost most of a start-up that every intercepted call pays; the wrapper
+    # needs only the standard library and this package, found by its own path.
+    entry = (
+        f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT)!r});"
+        " from pytest_runc.faulty.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
     python = (
         f"FAULTY_STATE_DIR={shlex.quote(str(state_dir))} {module}exec {shlex.quote(sys.executable)}"
-        f' -m pytest_runc.faulty {shlex.quote(fault)} {shlex.quote(real_binary)} "$@"'
+        f' -S -c {shlex.quote(entry)} {shlex.quote(fault)} {shlex.quote(real_binary)} "$@"'
     )
     changed = TOLERANCES[fault].commands if fault in TOLERANCES else FAULTS[fault].commands
     path.write_text(dispatch_script(changed, real_binary, python))
     path.chmod(0o755)
     return path
+
+
+#: Shell: sets ``cmd`` to the runtime command in "$@" (the first argument that
+#: is neither a global option nor its value), or to nothing.
+_FIND_COMMAND = (
+    "cmd=\nskip=\n"
+    'for arg in "$@"; do\n'
+    '  if [ -n "$skip" ]; then skip=; continue; fi\n'
+    '  case "$arg" in\n'
+    "    --root|--log|--log-format|--criu|--rootless) skip=1 ;;\n"
+    "    -*) ;;\n"
+    "    *) cmd=$arg; break ;;\n"
+    "  esac\n"
+    "done\n"
+)
 
 
 def dispatch_script(commands: frozenset[str] | None, real_binary: str, python_command: str) -> str:
@@ -116,21 +140,39 @@ def dispatch_script(commands: frozenset[str] | None, real_binary: str, python_co
     if commands is None:
         return f"#!/bin/sh\n{python_command}\n"
     real = shlex.quote(real_binary)
-    # The first argument that is neither a global option nor its value is the command.
     return (
-        "#!/bin/sh\n"
-        "cmd=\nskip=\n"
-        'for arg in "$@"; do\n'
-        '  if [ -n "$skip" ]; then skip=; continue; fi\n'
-        '  case "$arg" in\n'
-        "    --root|--log|--log-format|--criu|--rootless) skip=1 ;;\n"
-        "    -*) ;;\n"
-        "    *) cmd=$arg; break ;;\n"
-        "  esac\n"
-        "done\n"
+        f"#!/bin/sh\n{_FIND_COMMAND}"
         f'case "$cmd" in\n  {"|".join(sorted(commands))}) ;;\n  *) exec {real} "$@" ;;\nesac\n'
         f"{python_command}\n"
     )
 
 
-__all__ = ["FAULTS", "TOLERANCES", "Fault", "Tolerance", "fault_named", "write_wrapper"]
+def write_recorder(real_binary: str, log: Path, path: Path) -> Path:
+    """An executable at ``path`` that runs ``real_binary`` unchanged (``exec``: same
+    process, same signals) after appending ``<test>\\t<command>`` to ``log``.
+
+    ``<test>`` is pytest's ``PYTEST_CURRENT_TEST`` of the calling check (empty
+    outside a test): the tolerance proofs learn which commands each check calls.
+    One ``printf`` to a file opened for appending is one small write, so lines
+    of concurrent calls do not mix.
+    """
+    real = shlex.quote(shutil.which(real_binary) or real_binary)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"#!/bin/sh\n{_FIND_COMMAND}"
+        f'printf \'%s\\t%s\\n\' "$PYTEST_CURRENT_TEST" "$cmd" >> {shlex.quote(str(log))}\n'
+        f'exec {real} "$@"\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+__all__ = [
+    "FAULTS",
+    "TOLERANCES",
+    "Fault",
+    "Tolerance",
+    "fault_named",
+    "write_recorder",
+    "write_wrapper",
+]
