@@ -299,24 +299,33 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime):
         }
         args = ["-m", "pytest", "-p", "pytest_runc.plugin", "-p", "no:cacheprovider"]
         args += ["-rfEs", "--runc", "--runc-binary", runtime.binary, "pytest_runc/conformance"]
-        root = subprocess.run(
-            [sys.executable, *args, f"--junitxml={work / 'root.xml'}"],
-            cwd=work,
-            env={**env, "HOME": str(runs["root"]), "PYTEST_RUNC_TMPDIR": str(runs["root"])},
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            stdin=subprocess.DEVNULL,
-        )
-        sudo = _as_user(
-            user,
-            python,
-            *args,
-            f"--junitxml={work / 'sudo.xml'}",
-            env={**env, "HOME": user.pw_dir, "PYTEST_RUNC_TMPDIR": str(runs["sudo"])},
-            timeout=1800,
-            cwd=work,
-        )
+        # Both runs at once: each is one process that mostly waits on containers.
+        root_output = Path(root_work) / "root.out"
+        with open(root_output, "w") as sink:
+            root = subprocess.Popen(
+                [sys.executable, *args, f"--junitxml={work / 'root.xml'}"],
+                cwd=work,
+                env={**env, "HOME": str(runs["root"]), "PYTEST_RUNC_TMPDIR": str(runs["root"])},
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            sudo = _as_user(
+                user,
+                python,
+                *args,
+                f"--junitxml={work / 'sudo.xml'}",
+                env={**env, "HOME": user.pw_dir, "PYTEST_RUNC_TMPDIR": str(runs["sudo"])},
+                timeout=1800,
+                cwd=work,
+            )
+            root.wait(timeout=1800)
+        finally:
+            if root.poll() is None:
+                root.kill()
+                root.wait()
+        assert (work / "root.xml").exists(), root_output.read_text()[-4000:]
         assert (work / "sudo.xml").exists(), sudo.stdout[-4000:] + sudo.stderr[-2000:]
         assert "through sudo -n" in sudo.stdout, sudo.stdout[:2000]
         as_root, as_sudo = _outcomes(work / "root.xml"), _outcomes(work / "sudo.xml")
