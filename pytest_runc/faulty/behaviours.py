@@ -2,6 +2,8 @@
 
 Each ``intercept`` gets the parsed call and returns the exit status to
 report, or None to let the real runtime run the command untouched.
+``acts_on`` names the commands it can act on: the wrapper starts Python for
+those alone (an intercept without it may act on any command).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 _GLOBAL_WITH_VALUE = {"--root", "--log", "--log-format", "--criu", "--rootless"}
 
@@ -57,6 +59,30 @@ class Call:
 
 
 Intercept = Callable[[Call], "int | None"]
+
+_Declared = TypeVar("_Declared", bound=Intercept)
+
+#: The attribute ``acts_on`` sets on an intercept.
+_ACTS_ON = "faulty_acts_on"
+
+
+def acts_on(*commands: str) -> Callable[[_Declared], _Declared]:
+    """Declare the only commands on which an intercept can do anything: run a
+    process, write a file (a marker a later command reads included) or answer
+    other than None. Its wrapper hands every other command to the real runtime
+    without starting Python (tests/test_fault_commands.py holds it to that)."""
+
+    def declare(intercept: _Declared) -> _Declared:
+        setattr(intercept, _ACTS_ON, frozenset(commands))
+        return intercept
+
+    return declare
+
+
+def declared_commands(intercept: Intercept) -> frozenset[str] | None:
+    """The commands ``acts_on`` declared for ``intercept``; None: it may act on any."""
+    found = getattr(intercept, _ACTS_ON, None)
+    return found if isinstance(found, frozenset) else None
 
 
 def run(argv: list[str], capture: bool = False) -> subprocess.CompletedProcess[Any]:
@@ -172,6 +198,7 @@ def _paused_marker(container_id: str) -> Path:
     return _marker(f"paused-{container_id}")
 
 
+@acts_on("state")
 def state_lies(call: Call) -> int | None:
     if call.command != "state":
         return None
@@ -183,14 +210,17 @@ def state_lies(call: Call) -> int | None:
     return int(done.returncode)
 
 
+@acts_on("pause", "resume", "state", "list")
 def pause_does_not_freeze(call: Call) -> int | None:
     if call.command == "pause":
         _paused_marker(call.container_id).touch()
         return 0
-    marker = _paused_marker(call.container_id)
-    if call.command == "resume" and marker.exists():
-        marker.unlink()
-        return 0
+    if call.command == "resume":
+        marker = _paused_marker(call.container_id)
+        if marker.exists():
+            marker.unlink()
+            return 0
+        return None
     if call.command not in {"state", "list"}:
         return None
     done = run(call.real, capture=True)
@@ -207,10 +237,12 @@ def pause_does_not_freeze(call: Call) -> int | None:
     return 0
 
 
+@acts_on("delete")
 def delete_does_nothing(call: Call) -> int | None:
     return 0 if call.command == "delete" and "--force" not in call.sub else None
 
 
+@acts_on("run")
 def exit_status_lost(call: Call) -> int | None:
     if call.command != "run":
         return None
@@ -218,6 +250,7 @@ def exit_status_lost(call: Call) -> int | None:
     return 0
 
 
+@acts_on("run")
 def run_keeps_container(call: Call) -> int | None:
     if call.command != "run" or "--keep" in call.sub:
         return None
@@ -226,6 +259,7 @@ def run_keeps_container(call: Call) -> int | None:
     )
 
 
+@acts_on("list")
 def list_hides(call: Call) -> int | None:
     if call.command != "list":
         return None
@@ -241,6 +275,7 @@ def list_hides(call: Call) -> int | None:
     return int(done.returncode)
 
 
+@acts_on("start")
 def start_hangs(call: Call) -> int | None:
     if call.command != "start":
         return None
@@ -249,10 +284,12 @@ def start_hangs(call: Call) -> int | None:
         time.sleep(60)
 
 
+@acts_on("kill")
 def kill_ignored(call: Call) -> int | None:
     return 0 if call.command == "kill" else None
 
 
+@acts_on("exec")
 def exec_status_lost(call: Call) -> int | None:
     if call.command != "exec":
         return None
@@ -260,6 +297,7 @@ def exec_status_lost(call: Call) -> int | None:
     return 0
 
 
+@acts_on("create")
 def duplicate_id_accepted(call: Call) -> int | None:
     if call.command != "create":
         return None
@@ -270,6 +308,7 @@ def duplicate_id_accepted(call: Call) -> int | None:
     return int(done.returncode)
 
 
+@acts_on("start")
 def refused_start_accepted(call: Call) -> int | None:
     if call.command != "start":
         return None
@@ -277,6 +316,7 @@ def refused_start_accepted(call: Call) -> int | None:
     return 0
 
 
+@acts_on("delete")
 def delete_leaves_cgroups(call: Call) -> int | None:
     """``delete`` removes the container but then puts its cgroup directories back
     (empty), as a runtime that forgets to remove them would leave them."""
@@ -341,6 +381,7 @@ def _rewrite_state(call: Call, fix: Callable[[dict[str, Any]], None]) -> int:
 def state_rewritten(fix: Callable[[dict[str, Any]], None]) -> Intercept:
     """``state`` runs for real and prints its JSON passed through ``fix``."""
 
+    @acts_on("state")
     def intercept(call: Call) -> int | None:
         return _rewrite_state(call, fix) if call.command == "state" else None
 
@@ -351,6 +392,7 @@ def features_rewritten(fix: Callable[[dict[str, Any]], object]) -> Intercept:
     """``features`` runs for real and prints its JSON after ``fix`` changed it in
     place (what ``fix`` returns is ignored)."""
 
+    @acts_on("features")
     def intercept(call: Call) -> int | None:
         if call.command != "features":
             return None
@@ -367,6 +409,7 @@ def features_rewritten(fix: Callable[[dict[str, Any]], object]) -> Intercept:
 
 
 def _status_swap(was: str, reported: str, *, once: bool = False) -> Intercept:
+    @acts_on("state")
     def intercept(call: Call) -> int | None:
         if call.command != "state":
             return None
@@ -390,6 +433,7 @@ state_hides_paused = _status_swap("paused", "running", once=True)
 
 
 def _state_field(key: str, value: Callable[[dict[str, Any]], Any]) -> Intercept:
+    @acts_on("state")
     def intercept(call: Call) -> int | None:
         if call.command != "state":
             return None
@@ -409,6 +453,7 @@ state_wrong_bundle = _state_field("bundle", lambda item: str(Path(item["bundle"]
 state_wrong_pid = _state_field("pid", lambda item: os.getppid() if item.get("pid") else 0)
 
 
+@acts_on("state")
 def state_without_oci_version(call: Call) -> int | None:
     """``state`` leaves out ociVersion."""
     if call.command != "state":
@@ -416,6 +461,7 @@ def state_without_oci_version(call: Call) -> int | None:
     return _rewrite_state(call, lambda item: item.pop("ociVersion", None))
 
 
+@acts_on("create")
 def create_starts(call: Call) -> int | None:
     """``create`` starts the user program right away."""
     if call.command != "create":
@@ -426,6 +472,7 @@ def create_starts(call: Call) -> int | None:
     return status
 
 
+@acts_on("create", "run")
 def pid_file_wrong(call: Call) -> int | None:
     """``--pid-file`` receives a pid one above init's."""
     if call.command not in {"create", "run"} or "--pid-file" not in call.sub:
@@ -440,15 +487,18 @@ def pid_file_wrong(call: Call) -> int | None:
     return status
 
 
+@acts_on("start")
 def start_does_nothing(call: Call) -> int | None:
     return 0 if call.command == "start" else None
 
 
+@acts_on("resume")
 def resume_does_nothing(call: Call) -> int | None:
     """The first ``resume`` of each container exits 0 and thaws nothing."""
     return 0 if call.command == "resume" and _once(call, "resume") else None
 
 
+@acts_on("run")
 def detach_ignored(call: Call) -> int | None:
     """``run --detach`` runs in the foreground, waiting for the process."""
     if call.command != "run" or not {"--detach", "-d"} & set(call.sub):
@@ -457,6 +507,7 @@ def detach_ignored(call: Call) -> int | None:
     return exit_of(run(_sibling(call, "run", *sub)).returncode)
 
 
+@acts_on("run")
 def keep_ignored(call: Call) -> int | None:
     """``run --keep`` deletes the container anyway."""
     if call.command != "run" or "--keep" not in call.sub:
@@ -473,6 +524,7 @@ def _exec_command(call: Call) -> list[str]:
     return call.sub[index + 1 :]
 
 
+@acts_on("exec")
 def exec_on_host(call: Call) -> int | None:
     """``exec`` runs the process on the host, outside the container."""
     if call.command != "exec":
@@ -481,6 +533,7 @@ def exec_on_host(call: Call) -> int | None:
 
 
 def _status_plus_one(command: str) -> Intercept:
+    @acts_on(command)
     def intercept(call: Call) -> int | None:
         if call.command != command:
             return None
@@ -492,6 +545,7 @@ def _status_plus_one(command: str) -> Intercept:
 exec_status_off_by_one = _status_plus_one("exec")
 
 
+@acts_on("run")
 def terminal_run_status_off_by_one(call: Call) -> int | None:
     """``run`` of a process with a terminal exits with the process's status plus one
     (the terminal path's bug; a plain ``run`` reports the status right)."""
@@ -504,6 +558,7 @@ def terminal_run_status_off_by_one(call: Call) -> int | None:
     return (exit_of(run(call.real).returncode) + 1) % 256 if terminal else None
 
 
+@acts_on("ps")
 def ps_empty(call: Call) -> int | None:
     if call.command != "ps":
         return None
@@ -525,6 +580,7 @@ def _rewrite_event(call: Call, fix: Callable[[dict[str, Any]], None]) -> int | N
     return 0
 
 
+@acts_on("events")
 def events_wrong_id(call: Call) -> int | None:
     return _rewrite_event(call, lambda event: event.update(id=f"{event.get('id')}-other"))
 
@@ -535,6 +591,7 @@ def _zero_usage(event: dict[str, Any]) -> None:
     data.get("memory", {}).get("usage", {})["usage"] = 0
 
 
+@acts_on("events")
 def events_stats_zeroed(call: Call) -> int | None:
     return _rewrite_event(call, _zero_usage)
 
@@ -548,7 +605,7 @@ def _run_stderr_captured(call: Call) -> tuple[int, str]:
 
 
 def errors_swallowed(call: Call) -> int | None:
-    """Every refused command reports success, silently."""
+    """Every refused command reports success, silently (no ``acts_on``: any command)."""
     if not call.command:
         return None
     status, _ = _run_stderr_captured(call)
@@ -556,7 +613,7 @@ def errors_swallowed(call: Call) -> int | None:
 
 
 def errors_reworded(call: Call) -> int | None:
-    """Every refusal keeps its exit status but names no cause."""
+    """Every refusal keeps its exit status but names no cause (no ``acts_on``: any command)."""
     if not call.command:
         return None
     status, stderr = _run_stderr_captured(call)
@@ -582,6 +639,7 @@ def exec_options_dropped(*names: str) -> Intercept:
     """``exec`` runs as if the options ``names`` (and their values) were not given:
     a runtime that parses them and never applies them."""
 
+    @acts_on("exec")
     def intercept(call: Call) -> int | None:
         options, rest = _exec_split(call.sub)
         if call.command != "exec" or not set(names) & set(options):
@@ -602,6 +660,7 @@ def exec_process_edited(edit: Callable[[dict[str, Any]], bool]) -> Intercept:
     """``exec --process FILE`` runs a copy of FILE changed by ``edit`` (True: it
     changed something): a runtime that reads a field of process.json wrongly."""
 
+    @acts_on("exec")
     def intercept(call: Call) -> int | None:
         options, rest = _exec_split(call.sub)
         flag = next((name for name in ("--process", "-p") if name in options), None)
@@ -625,6 +684,7 @@ def exec_process_edited(edit: Callable[[dict[str, Any]], bool]) -> Intercept:
     return intercept
 
 
+@acts_on("run")
 def run_keeps_signals(call: Call) -> int | None:
     """A foreground ``run`` that catches the signals sent to it and passes none on:
     the container's process never sees them."""
@@ -642,6 +702,7 @@ def succeeds_when_stopped(command: str) -> Intercept:
     """``command`` on a stopped container does nothing and exits 0, as a runtime
     that forgets to check the status would."""
 
+    @acts_on(command)
     def intercept(call: Call) -> int | None:
         if call.command != command:
             return None
@@ -668,6 +729,7 @@ def _known_signal(name: str) -> bool:
     return wanted in signal.Signals.__members__
 
 
+@acts_on("kill")
 def kill_unknown_signal_sends_term(call: Call) -> int | None:
     """``kill`` with a signal it cannot parse sends SIGTERM instead of refusing."""
     if call.command != "kill":
@@ -685,6 +747,7 @@ def update_options_dropped(*names: str) -> Intercept:
     """``update`` runs without the options ``names`` (each takes a value): a
     runtime that parses them and changes nothing."""
 
+    @acts_on("update")
     def intercept(call: Call) -> int | None:
         if call.command != "update" or not set(names) & set(call.sub):
             return None
@@ -709,6 +772,7 @@ def create_run_options_dropped(*names: str) -> Intercept:
     """``create`` and ``run`` run without the options ``names`` (and their
     values): a runtime that parses them and never applies them."""
 
+    @acts_on("create", "run")
     def intercept(call: Call) -> int | None:
         if call.command not in {"create", "run"} or not set(names) & set(call.sub):
             return None
@@ -724,6 +788,7 @@ def create_run_options_dropped(*names: str) -> Intercept:
     return intercept
 
 
+@acts_on("create", "run", "exec")
 def pidfd_of_the_runtime(call: Call) -> int | None:
     """create/run/exec with ``--pidfd-socket`` send a pidfd of the runtime's own
     process instead of the container's."""
@@ -744,6 +809,7 @@ def pidfd_of_the_runtime(call: Call) -> int | None:
     return status
 
 
+@acts_on("create", "run", "state")
 def bundle_echoed_as_given(call: Call) -> int | None:
     """``state`` reports the bundle exactly as ``create``/``run`` was given it
     (a relative path stays relative): the runtime never resolves it."""
@@ -764,7 +830,8 @@ def bundle_echoed_as_given(call: Call) -> int | None:
 
 def global_options_dropped(*names: str) -> Intercept:
     """Every command runs without the global options ``names`` (each takes a
-    value): a runtime that parses them and never uses them."""
+    value): a runtime that parses them and never uses them. No ``acts_on``: the
+    options come before any command."""
 
     def intercept(call: Call) -> int | None:
         if not set(names) & set(call.global_opts):
@@ -782,6 +849,7 @@ def global_options_dropped(*names: str) -> Intercept:
     return intercept
 
 
+@acts_on("list")
 def list_quiet_ignored(call: Call) -> int | None:
     """``list --quiet`` prints the whole table."""
     if call.command != "list" or not {"--quiet", "-q"} & set(call.sub):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Intercept
+from pytest_runc.faulty.behaviours import Intercept, declared_commands
 
 Config = dict[str, Any]
 
@@ -32,7 +32,15 @@ class Fault:
     @property
     def commands(self) -> frozenset[str] | None:
         """The commands the fault can change (None: any); its wrapper hands the
-        others to the real runtime without starting Python."""
-        if self.intercept is not None:
-            return None  # an intercept may act on any command
-        return frozenset({"create", "run"})  # where ``mutate`` edits config.json
+        others to the real runtime without starting Python.
+
+        Those the intercept declares (``behaviours.acts_on``; an undeclared one
+        may act on any command), and create/run, where ``mutate`` edits config.json.
+        """
+        edited = frozenset({"create", "run"})
+        if self.intercept is None:
+            return edited
+        declared = declared_commands(self.intercept)
+        if declared is None:
+            return None
+        return declared | edited if self.mutate is not None else declared

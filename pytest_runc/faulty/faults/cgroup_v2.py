@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Call, exit_of, read_config, run
+from pytest_runc.faulty.behaviours import Call, acts_on, exit_of, read_config, run
 from pytest_runc.faulty.model import Config, Fault
 
 CG2 = "conformance/test_cgroups_v2.py::"
@@ -71,6 +71,7 @@ def _give_back_to_root(where: Path, config: Config) -> None:
         os.chown(target, 0, 0)
 
 
+@acts_on("create")
 def cgroup_kept_by_root(call: Call) -> int | None:
     """After create, the container's cgroup and its files belong to root again."""
     return _after_create(call, _give_back_to_root)
@@ -84,6 +85,7 @@ def _hand_everything_over(where: Path, config: Config) -> None:
         os.chown(target, uid, -1)
 
 
+@acts_on("create")
 def whole_cgroup_handed_over(call: Call) -> int | None:
     """After create, every file of the container's cgroup belongs to its user."""
     return _after_create(call, _hand_everything_over)
@@ -115,6 +117,7 @@ def _drop_check_before_update(config: Config) -> None:
         memory.pop("checkBeforeUpdate", None)
 
 
+@acts_on("update")
 def check_before_update_ignored(call: Call) -> int | None:
     """``update -r``: the resources lose checkBeforeUpdate before the real runtime reads them."""
     if call.command != "update" or "-r" not in call.sub:

@@ -463,6 +463,7 @@ _EXEC_VALUE_OPTIONS |= {"--console-socket", "--pid-file", "--additional-gids", "
 _EXEC_VALUE_OPTIONS |= {"--process-label", "--apparmor", "--preserve-fds", "--cgroup"}
 
 
+@behaviours.acts_on("exec")
 def exec_pinned_to_cpu0(call: behaviours.Call) -> int | None:
     """``exec`` that pins the new process to CPU 0 after it joined the cgroup."""
     if call.command != "exec":
@@ -575,6 +576,7 @@ def _coerce_readonly(config: Config) -> None:
         root["readonly"] = bool(root["readonly"])
 
 
+@behaviours.acts_on("state")
 def state_without_annotations(call: behaviours.Call) -> int | None:
     """``state`` that leaves the annotations out."""
     if call.command != "state":

@@ -26,6 +26,7 @@ from typing import Any
 from pytest_runc.faulty.behaviours import (
     Call,
     Intercept,
+    acts_on,
     exit_of,
     read_config,
     run,
@@ -136,6 +137,7 @@ def _read_config(call: Call) -> Config | None:
     return config if isinstance(config, dict) else None
 
 
+@acts_on("create", "run")
 def chown_rootfs_into_mapping(call: Call) -> int | None:
     """Before create/run with a user namespace, shift every rootfs owner into
     the uid/gid mappings, as a runtime that chowns instead of mapping would."""
@@ -215,6 +217,7 @@ def _drop_resource_values(config: Config) -> None:
         resources.pop(key, None)
 
 
+@acts_on("create")
 def chown_cgroup_to_container_root(call: Call) -> int | None:
     """After create, hand the container's cgroup to the host uid of container root."""
     if call.command != "create":
@@ -234,6 +237,7 @@ def chown_cgroup_to_container_root(call: Call) -> int | None:
     return status
 
 
+@acts_on("update")
 def update_ignored(call: Call) -> int | None:
     return 0 if call.command == "update" else None
 
@@ -370,6 +374,7 @@ def _forward(server: socket.socket, target: str, variant: str) -> None:
 def listener_proxy(variant: str) -> Intercept:
     """Put a proxy at the config's seccomp listenerPath that forwards with ``variant``."""
 
+    @acts_on("create", "run")
     def intercept(call: Call) -> int | None:
         read = read_config(call)
         if read is None:
@@ -403,6 +408,7 @@ def listener_proxy(variant: str) -> Intercept:
 # -- network devices -----------------------------------------------------------
 
 
+@acts_on("create", "run")
 def flush_net_device_addresses(call: Call) -> int | None:
     """Before create/run, remove the addresses of the interfaces to be moved."""
     if call.command in {"create", "run"}:

@@ -100,6 +100,7 @@ def _program_found(bundle: Path, config: Config) -> bool:
     return any(os.path.lexists(root / d.lstrip("/") / name) for d in dirs if d)
 
 
+@behaviours.acts_on("create", "run")
 def missing_program_runs_true(call: behaviours.Call) -> int | None:
     """create/run of a process whose program is not in the container runs `true` instead."""
 

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_runc.faulty.behaviours import Call, Intercept, exit_of, features_rewritten, run
+from pytest_runc.faulty.behaviours import (
+    Call,
+    Intercept,
+    acts_on,
+    exit_of,
+    features_rewritten,
+    run,
+)
 from pytest_runc.faulty.model import Config, Fault
 from pytest_runc.oci.linux import CAPABILITIES
 
@@ -77,6 +84,7 @@ def _config_of(call: Call) -> Config:
 def _refuse_config(test: Callable[[Config], bool], words: str) -> Intercept:
     """create/run refuse (exit 1, ``words`` on stderr) a config for which ``test`` holds."""
 
+    @acts_on("create", "run")
     def intercept(call: Call) -> int | None:
         if call.command not in {"create", "run"} or not test(_config_of(call)):
             return None
@@ -104,6 +112,7 @@ def _seccomp_lists(key: str, bogus: str) -> Intercept:
 # -- operations ----------------------------------------------------------------
 
 
+@acts_on("start")
 def start_unknown(call: Call) -> int | None:
     """The runtime has no `start` command."""
     if call.command != "start":
@@ -112,6 +121,7 @@ def start_unknown(call: Call) -> int | None:
     return 1
 
 
+@acts_on("state", "create", "start", "kill", "delete")
 def missing_id_accepted(call: Call) -> int | None:
     """state/create/start/kill/delete without a container id exit 0."""
     if call.command in {"state", "create", "start", "kill", "delete"} and not _split(call.sub)[1]:
@@ -132,6 +142,7 @@ def _drop_missing_namespace_paths(config: Config) -> None:
     _sane_config(config)
 
 
+@acts_on("create", "delete")
 def failed_create_leaves_container(call: Call) -> int | None:
     """A create that fails (bad id, unusable namespace path) leaves a container behind anyway.
 
@@ -160,6 +171,7 @@ def failed_create_leaves_container(call: Call) -> int | None:
 
 
 def _status_renamed(was: str, name: str) -> Intercept:
+    @acts_on("state")
     def intercept(call: Call) -> int | None:
         if call.command != "state":
             return None
@@ -176,6 +188,7 @@ def _status_renamed(was: str, name: str) -> Intercept:
     return intercept
 
 
+@acts_on("start")
 def start_rereads_config(call: Call) -> int | None:
     """`start` recreates the container from the bundle's config.json as it is now."""
     if call.command != "start":
@@ -190,6 +203,7 @@ def start_rereads_config(call: Call) -> int | None:
 
 
 def _after_refusal(command: str, then: Callable[[Call], object]) -> Intercept:
+    @acts_on(command)
     def intercept(call: Call) -> int | None:
         if call.command != command or "--force" in call.sub:
             return None
@@ -210,6 +224,7 @@ def _kill_and_wait(call: Call) -> None:
         time.sleep(0.01)
 
 
+@acts_on("state")
 def unknown_id_state_answers(call: Call) -> int | None:
     """`state` of an id the runtime does not know prints a made-up stopped state, exit 0."""
     if call.command != "state":
@@ -228,6 +243,7 @@ def _status(call: Call) -> str:
     return str(json.loads(state.stdout).get("status")) if state.returncode == 0 else ""
 
 
+@acts_on("delete")
 def delete_of_created_kills(call: Call) -> int | None:
     """`delete` of a created container is refused, but kills it on the way."""
     if call.command != "delete" or "--force" in call.sub or _status(call) != "created":
@@ -255,6 +271,7 @@ def _capabilities(config: Config) -> set[str]:
     return {name for names in caps.values() for name in names or []}
 
 
+@acts_on("delete")
 def delete_removes_bind_sources(call: Call) -> int | None:
     """`delete` also removes the bind-mounted source directories named foreign-data."""
     if call.command != "delete":
@@ -273,6 +290,7 @@ def delete_removes_bind_sources(call: Call) -> int | None:
     return status
 
 
+@acts_on("state")
 def state_pid_of_runtime(call: Call) -> int | None:
     """`state` reports the pid of the caller (a host process, not the container's init)."""
     if call.command != "state":
@@ -289,6 +307,7 @@ def state_pid_of_runtime(call: Call) -> int | None:
 
 
 def _ps_rewrite(table: bool) -> Intercept:
+    @acts_on("ps")
     def intercept(call: Call) -> int | None:
         if call.command != "ps" or ("json" in call.sub) == table:
             return None
@@ -310,6 +329,7 @@ def _ps_rewrite(table: bool) -> Intercept:
 
 
 def _exec_dropping(*names: str) -> Intercept:
+    @acts_on("exec")
     def intercept(call: Call) -> int | None:
         if call.command != "exec":
             return None
@@ -318,6 +338,7 @@ def _exec_dropping(*names: str) -> Intercept:
     return intercept
 
 
+@acts_on("exec")
 def exec_process_fields_dropped(call: Call) -> int | None:
     """`exec --process FILE` runs only FILE's args: its env and cwd are dropped."""
     if call.command != "exec" or "--process" not in call.sub:
@@ -327,11 +348,13 @@ def exec_process_fields_dropped(call: Call) -> int | None:
     return _again(call, [*sub, *process.get("args", [])])
 
 
+@acts_on("exec")
 def exec_detach_runs_nothing(call: Call) -> int | None:
     """`exec --detach` returns 0 and runs nothing."""
     return 0 if call.command == "exec" and {"-d", "--detach"} & set(call.sub) else None
 
 
+@acts_on("exec")
 def exec_pid_file_init(call: Call) -> int | None:
     """`exec --pid-file` receives init's pid instead of the exec'd process's."""
     if call.command != "exec" or "--pid-file" not in call.sub:
@@ -349,6 +372,7 @@ def exec_pid_file_init(call: Call) -> int | None:
 
 
 def _kill_signal_mapped(change: Callable[[str | None], str | None]) -> Intercept:
+    @acts_on("kill")
     def intercept(call: Call) -> int | None:
         if call.command != "kill":
             return None
@@ -378,6 +402,7 @@ def _default_usr1(signal: str | None) -> str | None:
     return "USR1" if signal is None else signal
 
 
+@acts_on("kill")
 def _kill_dropping_all(call: Call) -> int | None:
     if call.command != "kill" or not {"--all", "-a"} & set(call.sub):
         return None
@@ -387,6 +412,7 @@ def _kill_dropping_all(call: Call) -> int | None:
 # -- console -------------------------------------------------------------------
 
 
+@acts_on("create")
 def console_socket_ignored(call: Call) -> int | None:
     """`create --console-socket` never connects to the socket."""
     if call.command != "create" or "--console-socket" not in call.sub:
@@ -422,6 +448,7 @@ def _drop(key: str) -> Callable[[dict[str, Any]], None]:
 def _version_refused(which: str) -> Intercept:
     """create/run refuse a config whose ociVersion is the runtime's own ``which``."""
 
+    @acts_on("create", "run")
     def intercept(call: Call) -> int | None:
         if call.command not in {"create", "run"}:
             return None
