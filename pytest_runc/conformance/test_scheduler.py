@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runc.oci import skips
+from pytest_runc.rules.claims import require_spec
 from pytest_runc.testing.kit import assert_runs
 
 pytestmark = pytest.mark.runc
@@ -27,10 +27,7 @@ SCHED_FIFO, SCHED_DEADLINE = 1, 6
 
 def require_scheduler(runtime_features: Any) -> None:
     """Skip when the runtime's ociVersionMax predates process.scheduler (spec 1.1)."""
-    claimed = runtime_features.oci_version_max
-    numbers = tuple(int(p) for p in claimed.split("-")[0].split(".")[:3]) if claimed else None
-    if numbers is not None and numbers < (1, 1, 0):
-        skips.skip_runtime(f"ociVersionMax {claimed} predates process.scheduler (spec 1.1.0)")
+    require_spec(runtime_features, (1, 1, 0), "process.scheduler")
 
 
 def realtime_budget(bundle: Any) -> None:
