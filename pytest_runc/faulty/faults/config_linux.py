@@ -26,6 +26,7 @@ from typing import Any
 from pytest_runc.faulty.behaviours import (
     Call,
     Intercept,
+    _state_dir,
     acts_on,
     exit_of,
     read_config,
@@ -371,6 +372,21 @@ def _forward(server: socket.socket, target: str, variant: str) -> None:
             os.close(fd)
 
 
+#: The longest path a unix socket can bind to (``sun_path`` less its NUL).
+_SOCKET_PATH_MAX = 107
+
+
+def _proxy_dir() -> str:
+    """A new directory for a proxy's socket, inside this runtime's state directory:
+    the harness removes that one with its run, even after a timeout killed this
+    process before its own clean-up (a directory in /tmp would stay). /tmp only
+    when the state directory's path is too long for a socket below it."""
+    state = str(_state_dir())
+    if len(state) + len("/prt-proxy-12345678/s") <= _SOCKET_PATH_MAX:
+        return tempfile.mkdtemp(prefix="prt-proxy-", dir=state)
+    return tempfile.mkdtemp(prefix="prt-proxy-")
+
+
 def listener_proxy(variant: str) -> Intercept:
     """Put a proxy at the config's seccomp listenerPath that forwards with ``variant``."""
 
@@ -385,7 +401,7 @@ def listener_proxy(variant: str) -> Intercept:
         target = section.get("listenerPath")
         if not target:
             return None
-        where = tempfile.mkdtemp(prefix="prt-proxy-")
+        where = _proxy_dir()
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         server.bind(os.path.join(where, "s"))
         server.listen(1)
