@@ -92,15 +92,15 @@ def test_the_state_dir_has_no_default(monkeypatch):
     """No fixed /tmp name to fall back to: unset (or relative) is an error."""
     monkeypatch.delenv(behaviours.STATE_DIR_ENV, raising=False)
     with pytest.raises(SystemExit, match="FAULTY_STATE_DIR is not set"):
-        behaviours._state_dir()
+        behaviours.state_dir()
     monkeypatch.setenv(behaviours.STATE_DIR_ENV, "relative/dir")
     with pytest.raises(SystemExit, match="must name an absolute directory"):
-        behaviours._state_dir()
+        behaviours.state_dir()
 
 
 def test_the_state_dir_is_made_private(tmp_path, monkeypatch):
     monkeypatch.setenv(behaviours.STATE_DIR_ENV, str(tmp_path / "state"))
-    made = behaviours._state_dir()
+    made = behaviours.state_dir()
     assert made == tmp_path / "state"
     assert made.is_dir() and not made.is_symlink()
     assert made.stat().st_mode & 0o077 == 0, oct(made.stat().st_mode)
@@ -112,7 +112,7 @@ def test_a_state_dir_others_may_write_is_refused(tmp_path, monkeypatch):
     shared.chmod(0o777)
     monkeypatch.setenv(behaviours.STATE_DIR_ENV, str(shared))
     with pytest.raises(SystemExit, match="may be written by group or others"):
-        behaviours._state_dir()
+        behaviours.state_dir()
 
 
 def test_a_container_id_cannot_leave_the_state_dir(tmp_path, monkeypatch):

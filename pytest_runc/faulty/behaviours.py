@@ -157,7 +157,7 @@ def _not_ours(found: os.stat_result) -> str | None:
     return None
 
 
-def _state_dir() -> Path:
+def state_dir() -> Path:
     """The faulty runtime's state directory, made (0700) or checked to be ours.
 
     A faulty runtime runs as root. There is no default: a fixed one such as
@@ -191,7 +191,7 @@ def _marker(name: str) -> Path:
     """A file in the state directory; ``name`` (made from a container id) stays one component."""
     if "/" in name or name in {"", ".", ".."} or "\0" in name:
         sys.exit(f"pytest_runc.faulty: {name!r} cannot name a state file")
-    return _state_dir() / name
+    return state_dir() / name
 
 
 def _paused_marker(container_id: str) -> Path:

@@ -26,11 +26,11 @@ from typing import Any
 from pytest_runc.faulty.behaviours import (
     Call,
     Intercept,
-    _state_dir,
     acts_on,
     exit_of,
     read_config,
     run,
+    state_dir,
 )
 from pytest_runc.faulty.model import Config, Fault
 
@@ -381,7 +381,7 @@ def _proxy_dir() -> str:
     the harness removes that one with its run, even after a timeout killed this
     process before its own clean-up (a directory in /tmp would stay). /tmp only
     when the state directory's path is too long for a socket below it."""
-    state = str(_state_dir())
+    state = str(state_dir())
     if len(state) + len("/prt-proxy-12345678/s") <= _SOCKET_PATH_MAX:
         return tempfile.mkdtemp(prefix="prt-proxy-", dir=state)
     return tempfile.mkdtemp(prefix="prt-proxy-")
