@@ -131,6 +131,8 @@ def run_batch(
     command = [
         sys.executable, "-m", "pytest", *functions, "--runc",
         *(f"--runc-binary={fault}={wrapper}" for fault, wrapper in wrappers.items()),
+        # Each check judges its fault's runtime itself: no trial container per fault.
+        "--runc-skip-runtime-check",
         f"--runc-timeout={COMMAND_TIMEOUT}", f"--junitxml={junit}", "-p", "tests.labelled_runs",
         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly",
         "-p", "no:xdist", "-q", "-rfE",

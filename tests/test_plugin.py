@@ -245,6 +245,37 @@ def test_a_runtime_that_cannot_run_a_container_fails_once_and_the_rest_skip(
     assert session_dirs(tmp_path) == [], "the failed check left its directory"
 
 
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_without_the_runtime_check_each_test_meets_the_broken_runtime(
+    pytester, tmp_path, monkeypatch, as_root, how
+):
+    """--runc-skip-runtime-check: no trial container, so no gate item; a runtime
+    that cannot run a container fails the tests that use it, none is skipped."""
+    log = tmp_path / "calls.log"
+    fake = fake_runtime(tmp_path / "bin", run_error="broken here")
+    logged = write_script(tmp_path / "bin" / "logged", f'echo "$@" >> {log}\nexec {fake} "$@"\n')
+    pytester.makepyfile(
+        """
+        def test_runs(container, bundle):
+            bundle.command("true")
+            assert container().run().returncode == 0
+        def test_no_container(container):
+            pass
+        """
+    )
+    args = ["--runc", f"--runc-binary={logged}", "-rfs"]
+    if how == "option":
+        args.append("--runc-skip-runtime-check")
+    else:
+        monkeypatch.setenv("PYTEST_RUNC_SKIP_RUNTIME_CHECK", "1")
+    result = pytester.runpytest_inprocess(*args)
+    result.assert_outcomes(failed=1, passed=1)
+    assert "runtime works" not in result.stdout.str()
+    calls = log.read_text().splitlines()
+    assert not any("smoke" in line for line in calls), calls
+    assert sum(" run " in f" {line} " for line in calls) == 1, calls
+
+
 def test_the_gate_is_kept_when_tests_are_selected(pytester, tmp_path, as_root):
     fake = fake_runtime(tmp_path / "bin", run_error="broken")
     pytester.makepyfile(GATE_TESTS)

@@ -75,8 +75,10 @@ def run_as_nobody(
     for parent in [REPO, *REPO.parents]:
         if not parent.stat().st_mode & 0o001:
             pytest.skip(f"{parent} is not searchable by other users")
-    # pytest's tmp_path lies under a root-only directory: make one others can enter.
-    work = Path(tempfile.mkdtemp(prefix="pytest-runc-unpriv-"))
+    # pytest's tmp_path lies under a root-only directory: make one others can enter,
+    # on the tmpfs the plugin would pick (a rootfs copy a check costs ms there,
+    # up to a second on a busy ext4: this run copies one for each check).
+    work = Path(tempfile.mkdtemp(prefix="pytest-runc-unpriv-", dir=base_dir().parent))
     # Sticky, as /tmp is: a base below a directory anyone may write is refused otherwise.
     work.chmod(0o1777)
     if test_source is not None:

@@ -100,6 +100,15 @@ SETTINGS = (
         "bool",
     ),
     Setting(
+        "--runc-skip-runtime-check",
+        "runc_skip_runtime_check",
+        "PYTEST_RUNC_SKIP_RUNTIME_CHECK",
+        "run no trial container (run and create of `true`) before the tests: a runtime"
+        " that cannot run one then fails each of its tests instead of one 'runtime works'"
+        " item (for harnesses that judge every test themselves)",
+        "bool",
+    ),
+    Setting(
         "--runc-fail-beyond-level",
         "runc_fail_beyond_level",
         "PYTEST_RUNC_FAIL_BEYOND_LEVEL",
@@ -130,6 +139,7 @@ class Settings:
     keep_failed: bool = False
     rootless: bool = False
     allow_unusable: bool = False
+    skip_runtime_check: bool = False
     fail_beyond_level: bool = False
     bundles: list[Path] = field(default_factory=list)
 
@@ -313,6 +323,7 @@ def resolve(config: pytest.Config) -> Settings:
         keep_failed=values.get("runc_keep_failed", False),
         rootless=values.get("runc_rootless", False),
         allow_unusable=values.get("runc_allow_unusable", False),
+        skip_runtime_check=values.get("runc_skip_runtime_check", False),
         fail_beyond_level=values.get("runc_fail_beyond_level", False),
         bundles=bundles,
     )
