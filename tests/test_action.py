@@ -7,7 +7,9 @@ workflows go through actionlint (which also reads ``action.yml`` for
 same scripts, with the variables GitHub sets (GITHUB_OUTPUT,
 GITHUB_STEP_SUMMARY, RUNNER_TEMP, ...), on real runs of a few checks
 against runc — one that passes, one against a faulty runc that fails and
-leaves a bundle to upload.
+leaves a bundle to upload. The installations and those runs are made once per
+test run and shared by the xdist workers (tests/built_artifacts.py); the tests
+read them, and run the gate step on copies of their own.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.built_artifacts import Result, copy_of_the_checkout, held, once
 from tests.helpers import NOTHING_LEFT, leftovers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -291,21 +294,13 @@ class ActionRun:
             self.outputs[name] = value
         return done
 
+    def to_json(self) -> Result:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
-def _copy_of_the_action(target: Path) -> Path:
-    """The files a `uses:` checkout of this repository has: tracked and new ones."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
+    @classmethod
+    def from_json(cls, data: Result) -> ActionRun:
+        paths = {k: Path(data[k]) for k in ("action_path", "python", "workspace", "home")}
+        return cls(**{**data, **paths})
 
 
 @dataclass
@@ -315,10 +310,10 @@ class InstalledAction:
     runtime: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed_action(tmp_path_factory: pytest.TempPathFactory) -> InstalledAction:
-    """The action's install step, once: the plugin from a copy of this checkout
-    into a fresh venv (standing in for setup-python's interpreter)."""
+    """The action's install step, once per test run: the plugin from a copy of this
+    checkout into a fresh venv (standing in for setup-python's interpreter)."""
     if os.geteuid() != 0:
         pytest.skip("environment: the action's steps run the suite as root here; run as root")
     if shutil.which("git") is None or not (REPO / ".git").exists():
@@ -326,18 +321,24 @@ def installed_action(tmp_path_factory: pytest.TempPathFactory) -> InstalledActio
     runc = shutil.which("runc") or "/usr/sbin/runc"
     if not os.access(runc, os.X_OK):
         pytest.skip("environment: no runc (apt-get install runc)")
-    home = tmp_path_factory.mktemp("action-install")
-    action_path = _copy_of_the_action(home / "action")
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(home / "venv")], check=True
-    )
-    run = ActionRun(action_path, home / "venv" / "bin" / "python", home, home)
-    done = run.step("install.sh", RUNTIME=runc, MODE="root")
-    if done.returncode != 0 and "No matching distribution" in done.stderr:
-        pytest.skip(f"environment: pip cannot reach a package index: {done.stderr[-300:]}")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert run.outputs["runtime"] == os.path.realpath(runc)
-    return InstalledAction(action_path, run.python, run.outputs["runtime"])
+
+    def install(home: Path) -> Result:
+        action_path = copy_of_the_checkout(home / "action")
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--system-site-packages", str(home / "venv")],
+            check=True,
+        )
+        run = ActionRun(action_path, home / "venv" / "bin" / "python", home, home)
+        done = run.step("install.sh", RUNTIME=runc, MODE="root")
+        if done.returncode != 0 and "No matching distribution" in done.stderr:
+            pytest.skip(f"environment: pip cannot reach a package index: {done.stderr[-300:]}")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert run.outputs["runtime"] == os.path.realpath(runc)
+        return {"action_path": str(action_path), "python": str(run.python),
+                "runtime": run.outputs["runtime"]}  # fmt: skip
+
+    made = once(tmp_path_factory, "action-install", install)
+    return InstalledAction(Path(made["action_path"]), Path(made["python"]), made["runtime"])
 
 
 def _cleaned_up(run: ActionRun, runtime: str, mode: str = "root") -> None:
@@ -388,48 +389,66 @@ def _run_and_collect(
     assert collected.returncode == 0, collected.stdout + collected.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def passing_run(
     installed_action: InstalledAction, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ActionRun]:
     """A few checks against runc, in one process."""
-    run = _new_run(installed_action, tmp_path_factory.mktemp("passing-run"))
-    try:
-        _run_and_collect(run, installed_action.runtime, f"-k '{FEW_CHECKS}'", workers="0")
-        yield run
-    finally:
-        _cleaned_up(run, installed_action.runtime)
+    runtime = installed_action.runtime
+
+    def run_it(home: Path) -> Result:
+        run = _new_run(installed_action, home)
+        try:
+            _run_and_collect(run, runtime, f"-k '{FEW_CHECKS}'", workers="0")
+        except BaseException:
+            _cleaned_up(run, runtime)
+            raise
+        return run.to_json()
+
+    def release(made: Result) -> None:
+        _cleaned_up(ActionRun.from_json(made), runtime)
+
+    with held(tmp_path_factory, "action-passing-run", run_it, release=release) as made:
+        yield ActionRun.from_json(made)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def failing_run(
     installed_action: InstalledAction, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ActionRun]:
     """One check against a faulty runc (it ignores the configured hostname),
     with two xdist workers: that check fails and its bundle is kept."""
-    home = tmp_path_factory.mktemp("failing-run")
-    made = subprocess.run(
-        [
-            str(installed_action.python),
-            "-c",
-            "import sys, pathlib; from pytest_runc.faulty import write_wrapper;"
-            " print(write_wrapper(sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])))",
-            FAULT,
-            installed_action.runtime,
-            str(home / "faulty"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-    )
-    faulty = made.stdout.strip()
-    run = _new_run(installed_action, home)
-    try:
-        _run_and_collect(run, faulty, f"-k {FAULT_CHECK}", workers="2")
-        yield run
-    finally:
-        _cleaned_up(run, faulty)
+
+    def run_it(home: Path) -> Result:
+        made = subprocess.run(
+            [
+                str(installed_action.python),
+                "-c",
+                "import sys, pathlib; from pytest_runc.faulty import write_wrapper;"
+                " print(write_wrapper(sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])))",
+                FAULT,
+                installed_action.runtime,
+                str(home / "faulty"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd="/",
+        )
+        faulty = made.stdout.strip()
+        run = _new_run(installed_action, home)
+        try:
+            _run_and_collect(run, faulty, f"-k {FAULT_CHECK}", workers="2")
+        except BaseException:
+            _cleaned_up(run, faulty)
+            raise
+        return {"run": run.to_json(), "faulty": faulty}
+
+    def release(made: Result) -> None:
+        _cleaned_up(ActionRun.from_json(made["run"]), made["faulty"])
+
+    with held(tmp_path_factory, "action-failing-run", run_it, release=release) as made:
+        yield ActionRun.from_json(made["run"])
 
 
 def _fail_on_is_known(python: Path) -> bool:
@@ -446,12 +465,24 @@ def _fail_on_is_known(python: Path) -> bool:
 def _gate(
     run: ActionRun, fail_on: str, summary: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return run.step(
+    """The gate step on a run, from a new directory of the run's (its user's):
+    the run may be shared, and the gate writes its outputs, the summary and a
+    file beside the report: here a copy of the report."""
+    private = Path(tempfile.mkdtemp(prefix="gate-", dir=run.home))
+    report = run.outputs.get("report", "")
+    if report and Path(report).is_file():
+        report = str(shutil.copy2(Path(report), private / Path(report).name))
+    if run.user is not None:
+        account = pwd.getpwnam(run.user)
+        for made in (private, *private.iterdir()):
+            os.chown(made, account.pw_uid, account.pw_gid)
+    view = replace(run, home=private, outputs=dict(run.outputs))
+    return view.step(
         "gate.sh",
         EXIT_STATUS=run.outputs["exit-status"],
-        REPORT=run.outputs.get("report", ""),
+        REPORT=report,
         FAIL_ON=fail_on,
-        GITHUB_STEP_SUMMARY=str(summary or run.summary),
+        GITHUB_STEP_SUMMARY=str(summary or view.summary),
     )
 
 
@@ -542,17 +573,19 @@ def test_a_usage_error_fails_the_gate_whatever_fail_on_says(
 SUDO_USER = os.environ.get("PYTEST_RUNC_SUDO_USER", "prt-sudo")
 #: An interpreter the sudo user can run (ours lives under /root).
 SYSTEM_PYTHON = "/usr/bin/python3"
+#: Where the sudo user's installation and jobs live: outside pytest's base
+#: directory, which only root may enter.
+SUDO_PREFIX = "pytest-runc-action-test."
 
 
-@pytest.fixture(scope="module")
-def sudo_user_runs() -> Iterator[dict[str, ActionRun]]:
+@pytest.fixture(scope="session")
+def sudo_user_action(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledAction]:
     """The action as a hosted runner has it: installed for an interpreter that
-    is not on root's PATH, its steps run by a user who is not root, once in
-    each mode."""
+    is not on root's PATH, for a user who is not root to run its steps."""
     if os.geteuid() != 0 or shutil.which("runuser") is None:
         pytest.skip("environment: switching to the sudo user needs root and runuser")
     try:
-        account = pwd.getpwnam(SUDO_USER)
+        pwd.getpwnam(SUDO_USER)
     except KeyError:
         pytest.skip(f"environment: no user {SUDO_USER}: run scripts/setup-sudo-user as root")
     probe = subprocess.run(
@@ -564,11 +597,12 @@ def sudo_user_runs() -> Iterator[dict[str, ActionRun]]:
         )
     if not os.access(SYSTEM_PYTHON, os.X_OK) or shutil.which("git") is None:
         pytest.skip(f"environment: needs {SYSTEM_PYTHON} (python3-venv) and git")
-    # Readable by the user, writable by root only, like a runner's tool cache.
-    top = Path(tempfile.mkdtemp(prefix="pytest-runc-action-test."))
-    try:
+
+    def install(top: Path) -> Result:
+        # Readable by the user, writable by root only, like a runner's tool cache
+        # (outside pytest's base directory, which only root may enter).
         top.chmod(0o755)
-        action_path = _copy_of_the_action(top / "action")
+        action_path = copy_of_the_checkout(top / "action")
         subprocess.run(
             [SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", str(top / "venv")],
             check=True,
@@ -579,32 +613,63 @@ def sudo_user_runs() -> Iterator[dict[str, ActionRun]]:
         if done.returncode != 0 and "No matching distribution" in done.stderr:
             pytest.skip(f"environment: pip cannot reach a package index: {done.stderr[-300:]}")
         assert done.returncode == 0, done.stdout + done.stderr
-        runtime = installer.outputs["runtime"]
-        runs = {}
+        return {"action_path": str(action_path), "python": str(python),
+                "runtime": installer.outputs["runtime"]}  # fmt: skip
+
+    with held(tmp_path_factory, "action-sudo-user", install, outside=SUDO_PREFIX) as made:
+        yield InstalledAction(Path(made["action_path"]), Path(made["python"]), made["runtime"])
+
+
+def _sudo_user_run(
+    tmp_path_factory: pytest.TempPathFactory, installed: InstalledAction, mode: str
+) -> Iterator[ActionRun]:
+    """A few checks in one mode, the steps run by the sudo user: once per test
+    run, in a directory of the user's."""
+    account = pwd.getpwnam(SUDO_USER)
+
+    def run_it(home: Path) -> Result:
+        (home / "workspace").mkdir()
+        for made in (home, home / "workspace"):
+            os.chown(made, account.pw_uid, account.pw_gid)
+        run = ActionRun(
+            installed.action_path, installed.python, home / "workspace", home, SUDO_USER
+        )
         try:
-            for mode in ("root", "rootless"):
-                home = top / f"job-{mode}"
-                home.mkdir()
-                (home / "workspace").mkdir()
-                for made in (home, home / "workspace"):
-                    os.chown(made, account.pw_uid, account.pw_gid)
-                runs[mode] = ActionRun(action_path, python, home / "workspace", home, SUDO_USER)
-                _run_and_collect(runs[mode], runtime, f"-k '{FEW_CHECKS}'", "0", mode)
-            yield runs
-        finally:
-            for mode, run in runs.items():
-                _cleaned_up(run, runtime, mode)
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+            _run_and_collect(run, installed.runtime, f"-k '{FEW_CHECKS}'", "0", mode)
+        except BaseException:
+            _cleaned_up(run, installed.runtime, mode)
+            raise
+        return run.to_json()
+
+    def release(made: Result) -> None:
+        _cleaned_up(ActionRun.from_json(made), installed.runtime, mode)
+
+    name = f"action-sudo-user-{mode}"
+    with held(tmp_path_factory, name, run_it, release=release, outside=SUDO_PREFIX) as made:
+        yield ActionRun.from_json(made)
+
+
+@pytest.fixture(scope="session")
+def sudo_user_root_run(
+    tmp_path_factory: pytest.TempPathFactory, sudo_user_action: InstalledAction
+) -> Iterator[ActionRun]:
+    yield from _sudo_user_run(tmp_path_factory, sudo_user_action, "root")
+
+
+@pytest.fixture(scope="session")
+def sudo_user_rootless_run(
+    tmp_path_factory: pytest.TempPathFactory, sudo_user_action: InstalledAction
+) -> Iterator[ActionRun]:
+    yield from _sudo_user_run(tmp_path_factory, sudo_user_action, "rootless")
 
 
 @pytest.mark.runc
 def test_a_sudo_user_runs_the_suite_as_root_and_gets_its_files(
-    sudo_user_runs: dict[str, ActionRun],
+    sudo_user_root_run: ActionRun,
 ) -> None:
     """`sudo -E pytest` would miss the interpreter; the action names it by path,
     the run is root's, and what it wrote belongs to the user afterwards."""
-    run = sudo_user_runs["root"]
+    run = sudo_user_root_run
     assert run.outputs["exit-status"] == "0"
     report = json.loads(Path(run.outputs["report"]).read_text())
     assert report["host"]["privilege"] == "root"
@@ -620,10 +685,10 @@ def test_a_sudo_user_runs_the_suite_as_root_and_gets_its_files(
 
 @pytest.mark.runc
 def test_rootless_mode_runs_rootless_although_the_user_has_sudo(
-    sudo_user_runs: dict[str, ActionRun],
+    sudo_user_rootless_run: ActionRun,
 ) -> None:
     """A hosted runner's user has passwordless sudo: mode rootless must not use it."""
-    run = sudo_user_runs["rootless"]
+    run = sudo_user_rootless_run
     assert run.outputs["exit-status"] == "0", run.summary.read_text()
     report = json.loads(Path(run.outputs["report"]).read_text())
     assert report["host"]["privilege"] == "rootless"

@@ -1,6 +1,7 @@
 """The conformance suite ships in the wheel and runs from it, with no checkout.
 
-A wheel is built from this tree and installed into a new venv. The venv sees
+A wheel is built from this tree and installed into a new venv (once per test
+run, shared with tests/test_packaging.py: tests/built_artifacts.py). The venv sees
 the machine's packages (pytest, pexpect, jsonschema: the same versions the
 rest of the tests use, and no index needed), but ``pytest_runc`` itself must
 come from the wheel: every test checks where it was imported from. The runs
@@ -11,62 +12,42 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from pytest_runc.oci.runtime import Runtime
+from tests.built_artifacts import clean_env, wheel_venv
+from tests.built_artifacts import dist as built_dist
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     # No PYTHONPATH: it would put a checkout's pytest_runc before the wheel's.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
-        argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout, env=env
+        argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout, env=clean_env()
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel of this tree (pip's isolated build: what a user's `pip wheel .` gives)."""
-    out = tmp_path_factory.mktemp("wheel")
-    # A copy: setuptools writes build/ and *.egg-info into the tree it builds,
-    # and two xdist workers may build at once.
-    tree = out / "tree"
-    tree.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (REPO / name).exists():
-            shutil.copy2(REPO / name, tree / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "pytest_runc", tree / "pytest_runc", ignore=ignore)
-    done = _run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(tree)],
-        cwd=out,
-    )
-    if done.returncode != 0:
-        pytest.skip(
-            f"environment: `pip wheel .` failed (no build backend?):\n{done.stderr[-2000:]}"
-        )
-    (built,) = out.glob("pytest_runc-*.whl")
-    return built
+    """The wheel of this tree: an isolated PEP 517 build of a copy of the checkout,
+    what a user's `pip wheel .` gives (the same backend, setuptools)."""
+    built = built_dist(tmp_path_factory)
+    if built.returncode != 0 or built.wheel is None:
+        pytest.skip(f"environment: building the wheel failed (no build backend?):\n{built.output}")
+    return built.wheel
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def venv_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv with the wheel installed; its interpreter."""
-    venv = tmp_path_factory.mktemp("venv")
-    created = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=venv)
-    assert created.returncode == 0, created.stderr
-    python = venv / "bin" / "python"
-    installed = _run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        cwd=venv,
-    )
-    assert installed.returncode == 0, installed.stderr
+    """A new venv with the wheel installed; its interpreter. The tests only run
+    commands with it (from directories of their own)."""
+    python = wheel_venv(tmp_path_factory, wheel)
+    venv = python.parent.parent
     where = _run([str(python), "-c", "import pytest_runc; print(pytest_runc.__file__)"], cwd=venv)
     assert where.stdout.strip().startswith(str(venv)), (
         f"pytest_runc was imported from {where.stdout.strip()}, not from the venv's wheel"
@@ -121,7 +102,7 @@ def _other_runtime() -> list[str]:
 @pytest.mark.runc
 @pytest.mark.parametrize("which", ["runtime under test", "runc 1.5.1"])
 def test_the_installed_suite_runs_from_an_empty_directory(
-    venv_python: Path, empty_dir: Path, runtime, tmp_path: Path, which: str
+    venv_python: Path, empty_dir: Path, runtime: Runtime, tmp_path: Path, which: str
 ) -> None:
     binaries = [runtime.binary] if which == "runtime under test" else _other_runtime()
     if not binaries:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -13,17 +12,13 @@ from pathlib import Path
 import pytest
 
 import pytest_runc
+from tests.built_artifacts import clean_env, has_build, wheel_venv
+from tests.built_artifacts import dist as built_dist
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment without PYTHONPATH: an installed copy must stand on its own."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return {**env, **extra}
-
-
-def test_license_is_the_apache_2_text_the_metadata_names():
+def test_license_is_the_apache_2_text_the_metadata_names() -> None:
     text = (REPO / "LICENSE").read_text()
     assert text.lstrip().startswith("Apache License")
     assert "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
@@ -31,7 +26,7 @@ def test_license_is_the_apache_2_text_the_metadata_names():
     assert 'license = "Apache-2.0"' in pyproject and 'license-files = ["LICENSE"]' in pyproject
 
 
-def test_the_version_has_one_source():
+def test_the_version_has_one_source() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
     assert not re.search(r"^version\s*=\s*\"", pyproject, re.M), (
         "a second version in pyproject.toml"
@@ -42,7 +37,7 @@ def test_the_version_has_one_source():
     assert released and released[0] == pytest_runc.__version__, "CHANGELOG's newest release"
 
 
-def test_python_m_pytest_runc_version():
+def test_python_m_pytest_runc_version() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pytest_runc", "--version"],
         capture_output=True,
@@ -53,28 +48,20 @@ def test_python_m_pytest_runc_version():
     assert (done.returncode, done.stdout) == (0, f"pytest-runc {pytest_runc.__version__}\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sdist and wheel built from this checkout (``python -m build``)."""
-    try:
-        import build  # noqa: F401
-    except ImportError:
+    """The sdist and wheel built from this checkout (``python -m build``), once per
+    test run (tests/built_artifacts.py): only read here."""
+    if not has_build():
         pytest.skip("environment: needs the `build` package (`pip install build`)")
-    out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "-o", str(out), str(REPO)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if done.returncode and "Could not find a version" in done.stdout + done.stderr:
+    built = built_dist(tmp_path_factory)
+    if built.returncode and "Could not find a version" in built.output:
         pytest.skip("environment: no package index for the build backend (setuptools)")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return out
+    assert built.returncode == 0, built.output
+    return built.directory
 
 
-def test_the_wheel_has_the_licence_the_version_and_the_command(dist):
+def test_the_wheel_has_the_licence_the_version_and_the_command(dist: Path) -> None:
     (wheel,) = dist.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -88,7 +75,7 @@ def test_the_wheel_has_the_licence_the_version_and_the_command(dist):
     assert "runc = pytest_runc.plugin" in entry_points
 
 
-def test_the_sdist_ships_no_tests_it_cannot_run(dist, tmp_path):
+def test_the_sdist_ships_no_tests_it_cannot_run(dist: Path, tmp_path: Path) -> None:
     (sdist,) = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
@@ -109,7 +96,7 @@ def test_the_sdist_ships_no_tests_it_cannot_run(dist, tmp_path):
         text=True,
         check=False,
         timeout=300,
-        env=_clean_env(),
+        env=clean_env(),
     )
     assert done.returncode == pytest.ExitCode.OK, done.stdout[-3000:]
     summary = done.stdout.strip().splitlines()[-1]
@@ -117,26 +104,14 @@ def test_the_sdist_ships_no_tests_it_cannot_run(dist, tmp_path):
     assert "environment: needs --runc" in done.stdout
 
 
-def test_the_console_script_runs_from_an_installed_wheel(dist, tmp_path):
+def test_the_console_script_runs_from_an_installed_wheel(
+    dist: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """A venv with the wheel (its dependencies from this interpreter): ``pytest-runc``
-    is the same CLI as ``python -m pytest_runc``, from an empty directory."""
+    is the same CLI as ``python -m pytest_runc``, from an empty directory. The venv
+    is the run's one (tests/built_artifacts.py), shared with tests/test_installed_suite.py."""
     (wheel,) = dist.glob("*.whl")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    subprocess.run(
-        [
-            venv / "bin" / "python",
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            str(wheel),
-        ],
-        check=True,
-        env=_clean_env(),
-    )
+    venv = wheel_venv(tmp_path_factory, wheel).parent.parent
     empty = tmp_path / "empty"
     empty.mkdir()
     for argv in ([venv / "bin" / "pytest-runc"], [venv / "bin" / "python", "-m", "pytest_runc"]):
@@ -146,7 +121,7 @@ def test_the_console_script_runs_from_an_installed_wheel(dist, tmp_path):
             capture_output=True,
             text=True,
             check=False,
-            env=_clean_env(),
+            env=clean_env(),
         )
         assert version.stdout == f"pytest-runc {pytest_runc.__version__}\n", version.stderr
         usage = subprocess.run(
@@ -155,7 +130,7 @@ def test_the_console_script_runs_from_an_installed_wheel(dist, tmp_path):
             capture_output=True,
             text=True,
             check=False,
-            env=_clean_env(),
+            env=clean_env(),
         )
         assert usage.returncode == 2 and "unknown command 'nonsense'" in usage.stderr
     where = subprocess.run(
@@ -164,6 +139,6 @@ def test_the_console_script_runs_from_an_installed_wheel(dist, tmp_path):
         capture_output=True,
         text=True,
         check=True,
-        env=_clean_env(),
+        env=clean_env(),
     )
     assert where.stdout.startswith(str(venv)), where.stdout
