@@ -51,7 +51,7 @@ from tests.labelled_runs import PLAN_VARIABLE, Outcome, read_junit
 REPO = Path(__file__).resolve().parent.parent
 #: Faults per inner run: enough to share a process's start among several,
 #: few enough that the last batch does not keep the other worker waiting long.
-BATCH_FAULTS = 10
+BATCH_FAULTS = 20
 #: Every runtime command of a proof run gets this long (as the single runs did).
 COMMAND_TIMEOUT = 5
 #: An inner run's deadline: this much, and this much more per fault of its batch.
