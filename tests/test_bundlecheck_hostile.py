@@ -365,7 +365,9 @@ def test_argument_space_is_named(bundle_factory, request, dynamic):
     binary = request.getfixturevalue("runtime").binary if dynamic else None
     made = bundle_factory("e2big")
     config = base()
-    config["process"]["env"] += [f"V{i}={'x' * 100}" for i in range(50_000)]
+    # 5 MB in 50 strings of 100 kB (each under the kernel's 128 kB per string):
+    # as many small ones cost runc 1.1.5 seconds of CPU per run (its env handling).
+    config["process"]["env"] += [f"V{i}={'x' * 100_000}" for i in range(50)]
     made.config_path.write_text(json.dumps(config))
     report = check_bundle(made.path, runtime_binary=binary)
     assert "args-env-too-long" in codes(report, "error"), report.render()
