@@ -7,10 +7,12 @@ call, and should not pay for the container machinery they do not use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+#: ``typing.TYPE_CHECKING`` without importing typing (a wrapper call would pay
+#: for it); type checkers treat this name the same way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pytest_runc.oci.bundle import Bundle, default_config, load_bundle
     from pytest_runc.oci.container import Container, ContainerFactory
     from pytest_runc.oci.errors import RuncError, RuntimeCommandError, RuntimeTimeout
@@ -43,6 +45,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_runc' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value

@@ -9,162 +9,60 @@ where the spec allows it: every spec check must pass against each of them.
 
 from __future__ import annotations
 
-import importlib
-import os
-import pkgutil
-import shlex
-import shutil
-import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-
-from pytest_runc.faulty import faults
-from pytest_runc.faulty.model import Fault
-from pytest_runc.faulty.tolerance import TOLERANCES, Tolerance
-
 #: Set by a wrapper script: the module that defines its fault, so that the
 #: wrapper (a new Python for every runtime call) imports that module alone.
 MODULE_ENV = "FAULTY_MODULE"
-#: The directory that holds this package (a checkout or site-packages).
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
+# The names below are imported on first use (PEP 562): every import of a
+# submodule runs this file first, and a wrapper call (a new Python each time)
+# should import only its own fault's module, not every fault, the tolerant
+# variants and the script writers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def _discover() -> dict[str, tuple[str, Fault]]:
-    """Every ``FAULTS`` list of the modules in ``pytest_runc.faulty.faults``: name ->
-    (module, fault)."""
-    found: dict[str, tuple[str, Fault]] = {}
-    for info in sorted(pkgutil.iter_modules(faults.__path__), key=lambda m: m.name):
-        module = f"{faults.__name__}.{info.name}"
-        for fault in getattr(importlib.import_module(module), "FAULTS", []):
-            if fault.name in found:
-                raise ValueError(f"fault {fault.name!r} is defined twice ({info.name})")
-            found[fault.name] = (module, fault)
-    both = sorted(set(found) & set(TOLERANCES))
-    if both:
-        raise ValueError(f"names used by both a fault and a tolerance: {', '.join(both)}")
-    return found
-
-
-class _Faults(Mapping[str, Fault]):
-    """Every fault by name, found on first use: a wrapper needs only its own."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, tuple[str, Fault]] | None = None
-
-    def _all(self) -> dict[str, tuple[str, Fault]]:
-        if self._found is None:
-            self._found = _discover()
-        return self._found
-
-    def __getitem__(self, name: str) -> Fault:
-        return self._all()[name][1]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def module_of(self, name: str) -> str:
-        """The module that defines fault ``name``."""
-        return self._all()[name][0]
-
-
-FAULTS = _Faults()
-
-
-def fault_named(name: str) -> Fault:
-    """Fault ``name``, from the module ``FAULTY_MODULE`` names when set (one import)."""
-    module = os.environ.get(MODULE_ENV, "")
-    if module.startswith(f"{faults.__name__}."):
-        for fault in getattr(importlib.import_module(module), "FAULTS", []):
-            if fault.name == name:
-                return fault  # type: ignore[no-any-return]
-    return FAULTS[name]
-
-
-def write_wrapper(fault: str, real_binary: str, directory: Path) -> Path:
-    """An executable running ``real_binary`` with ``fault``; use it as --runc-binary.
-
-    ``fault`` names a fault (``FAULTS``) or a tolerant variant (``TOLERANCES``).
-    """
-    if fault not in FAULTS and fault not in TOLERANCES:
-        raise KeyError(
-            f"unknown fault or tolerance {fault!r};"
-            f" known: {', '.join(sorted([*FAULTS, *TOLERANCES]))}"
-        )
-    real_binary = shutil.which(real_binary) or real_binary  # execv needs a path
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"runc-{fault}"
-    state_dir = directory / f"{fault}.state"
-    module = f"{MODULE_ENV}={FAULTS.module_of(fault)} " if fault in FAULTS else ""
-    # -S: no site module. Its .pth files (an editable install's finder, certifi,
-    # ...) cost most of a start-up that every intercepted call pays; the wrapper
-    # needs only the standard library and this package, found by its own path.
-    entry = (
-        f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT)!r});"
-        " from pytest_runc.faulty.__main__ import main; sys.exit(main(sys.argv[1:]))"
-    )
-    python = (
-        f"FAULTY_STATE_DIR={shlex.quote(str(state_dir))} {module}exec {shlex.quote(sys.executable)}"
-        f' -S -c {shlex.quote(entry)} {shlex.quote(fault)} {shlex.quote(real_binary)} "$@"'
-    )
-    changed = TOLERANCES[fault].commands if fault in TOLERANCES else FAULTS[fault].commands
-    path.write_text(dispatch_script(changed, real_binary, python))
-    path.chmod(0o755)
-    return path
-
-
-#: Shell: sets ``cmd`` to the runtime command in "$@" (the first argument that
-#: is neither a global option nor its value), or to nothing.
-_FIND_COMMAND = (
-    "cmd=\nskip=\n"
-    'for arg in "$@"; do\n'
-    '  if [ -n "$skip" ]; then skip=; continue; fi\n'
-    '  case "$arg" in\n'
-    "    --root|--log|--log-format|--criu|--rootless) skip=1 ;;\n"
-    "    -*) ;;\n"
-    "    *) cmd=$arg; break ;;\n"
-    "  esac\n"
-    "done\n"
-)
-
-
-def dispatch_script(commands: frozenset[str] | None, real_binary: str, python_command: str) -> str:
-    """A wrapper's shell script: ``python_command`` (ending in ``"$@"``) for ``commands``
-    (every command when None), the real runtime straight away for the others.
-
-    Python starts in about 0.1 s of CPU, the real runtime in a few ms: a proof
-    or tolerance run makes thousands of calls that the variant leaves alone.
-    """
-    if commands is None:
-        return f"#!/bin/sh\n{python_command}\n"
-    real = shlex.quote(real_binary)
-    return (
-        f"#!/bin/sh\n{_FIND_COMMAND}"
-        f'case "$cmd" in\n  {"|".join(sorted(commands))}) ;;\n  *) exec {real} "$@" ;;\nesac\n'
-        f"{python_command}\n"
+    from pytest_runc.faulty.model import Fault
+    from pytest_runc.faulty.registry import FAULTS, fault_named
+    from pytest_runc.faulty.tolerance import TOLERANCES, Tolerance
+    from pytest_runc.faulty.wrapper import (  # noqa: F401
+        PACKAGE_ROOT,
+        dispatch_script,
+        write_recorder,
+        write_wrapper,
     )
 
+#: Public name -> the submodule that defines it.
+_EXPORTS = {
+    "FAULTS": "registry",
+    "fault_named": "registry",
+    "Fault": "model",
+    "TOLERANCES": "tolerance",
+    "Tolerance": "tolerance",
+    "PACKAGE_ROOT": "wrapper",
+    "dispatch_script": "wrapper",
+    "write_recorder": "wrapper",
+    "write_wrapper": "wrapper",
+}
+#: Submodules an eager ``__init__`` used to import (``pytest_runc.faulty.faults``
+#: after ``import pytest_runc.faulty``): still there on first use.
+_SUBMODULES = frozenset({"behaviours", "faults", "model", "registry", "tolerance", "wrapper"})
 
-def write_recorder(real_binary: str, log: Path, path: Path) -> Path:
-    """An executable at ``path`` that runs ``real_binary`` unchanged (``exec``: same
-    process, same signals) after appending ``<test>\\t<command>`` to ``log``.
 
-    ``<test>`` is pytest's ``PYTEST_CURRENT_TEST`` of the calling check (empty
-    outside a test): the tolerance proofs learn which commands each check calls.
-    One ``printf`` to a file opened for appending is one small write, so lines
-    of concurrent calls do not mix.
-    """
-    real = shlex.quote(shutil.which(real_binary) or real_binary)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f"#!/bin/sh\n{_FIND_COMMAND}"
-        f'printf \'%s\\t%s\\n\' "$PYTEST_CURRENT_TEST" "$cmd" >> {shlex.quote(str(log))}\n'
-        f'exec {real} "$@"\n'
-    )
-    path.chmod(0o755)
-    return path
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
 
 
 __all__ = [

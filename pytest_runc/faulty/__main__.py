@@ -6,16 +6,23 @@ import json
 import os
 import sys
 
-from pytest_runc.faulty import TOLERANCES, fault_named, tolerance
 from pytest_runc.faulty.behaviours import Call, exit_of, run
+from pytest_runc.faulty.registry import FAULTS, fault_from_env
 
 
 def main(argv: list[str]) -> int:
     fault_name, real_binary, *args = argv
     call = Call.parse(real_binary, args)
-    if fault_name in TOLERANCES:
-        return tolerance.main(fault_name, call)
-    fault = fault_named(fault_name)
+    # A fault's wrapper names the module of its fault (FAULTY_MODULE): that one
+    # import, and not the tolerant variants nor the other faults. No name is
+    # both a fault and a tolerance (the discovery of FAULTS refuses it).
+    fault = fault_from_env(fault_name)
+    if fault is None:
+        from pytest_runc.faulty import tolerance
+
+        if fault_name in tolerance.TOLERANCES:
+            return tolerance.main(fault_name, call)
+        fault = FAULTS[fault_name]
 
     if fault.mutate is not None and call.command in {"create", "run"}:
         config_path = call.bundle / "config.json"

@@ -13,12 +13,19 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+
+# Every call of a faulty runtime is a new Python that imports this module: what
+# only some intercepts need (pathlib, tempfile, signal, socket) is imported where
+# used, and neither typing nor dataclasses (see ``record``) at all.
+TYPE_CHECKING = False  # as typing's: false at run time, true for type checkers
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from pathlib import Path
+    from typing import Any, TypeVar
+else:
+    from pytest_runc.faulty.record import dataclass
 
 _GLOBAL_WITH_VALUE = {"--root", "--log", "--log-format", "--criu", "--rootless"}
 
@@ -52,6 +59,8 @@ class Call:
 
     @property
     def bundle(self) -> Path:
+        from pathlib import Path
+
         for flag in ("--bundle", "-b"):
             if flag in self.sub:
                 return Path(self.sub[self.sub.index(flag) + 1])
@@ -60,7 +69,8 @@ class Call:
 
 Intercept = Callable[[Call], "int | None"]
 
-_Declared = TypeVar("_Declared", bound=Intercept)
+if TYPE_CHECKING:
+    _Declared = TypeVar("_Declared", bound=Intercept)
 
 #: The attribute ``acts_on`` sets on an intercept.
 _ACTS_ON = "faulty_acts_on"
@@ -90,6 +100,8 @@ def run(argv: list[str], capture: bool = False) -> subprocess.CompletedProcess[A
     (a created container would hold a pipe open forever)."""
     if not capture:
         return subprocess.run(argv, check=False)
+    import tempfile
+
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         done = subprocess.run(argv, stdout=out, stderr=err, text=True, check=False)
         out.seek(0)
@@ -174,6 +186,8 @@ def state_dir() -> Path:
             f"pytest_runc.faulty: {STATE_DIR_ENV} is {named or 'not set'}; it must name an"
             " absolute directory for this runtime's state (write_wrapper sets it)"
         )
+    from pathlib import Path
+
     directory = Path(named)
     try:
         os.mkdir(directory, 0o700)  # the parent must exist: no parents made as root
@@ -448,7 +462,15 @@ def _state_field(key: str, value: Callable[[dict[str, Any]], Any]) -> Intercept:
 
 
 state_wrong_id = _state_field("id", lambda item: f"{item['id']}-other")
-state_wrong_bundle = _state_field("bundle", lambda item: str(Path(item["bundle"]).parent))
+
+
+def _bundle_parent(item: dict[str, Any]) -> str:
+    from pathlib import Path
+
+    return str(Path(item["bundle"]).parent)
+
+
+state_wrong_bundle = _state_field("bundle", _bundle_parent)
 #: Reports the test runner's pid (the wrapper's parent) as the container's.
 state_wrong_pid = _state_field("pid", lambda item: os.getppid() if item.get("pid") else 0)
 
@@ -478,6 +500,8 @@ def pid_file_wrong(call: Call) -> int | None:
     if call.command not in {"create", "run"} or "--pid-file" not in call.sub:
         return None
     status = exit_of(run(call.real).returncode)
+    from pathlib import Path
+
     path = Path(call.sub[call.sub.index("--pid-file") + 1])
     try:
         pid = int(path.read_text().strip())
@@ -598,6 +622,8 @@ def events_stats_zeroed(call: Call) -> int | None:
 
 def _run_stderr_captured(call: Call) -> tuple[int, str]:
     """Run the real command with stdout untouched and stderr read back."""
+    import tempfile
+
     with tempfile.TemporaryFile("w+") as err:
         done = subprocess.run(call.real, stderr=err, text=True, check=False)
         err.seek(0)
@@ -668,6 +694,8 @@ def exec_process_edited(edit: Callable[[dict[str, Any]], bool]) -> Intercept:
             return None
         position = options.index(flag) + 1
         try:
+            from pathlib import Path
+
             process = json.loads(Path(options[position]).read_text())
         except (OSError, ValueError):
             return None

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from pytest_runc.faulty.behaviours import Intercept, declared_commands
 
-Config = dict[str, Any]
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:  # the same records without importing dataclasses (see ``record``)
+    from pytest_runc.faulty.record import dataclass
+
+Config = dict[str, "Any"]
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,6 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
 
 from pytest_runc.faulty.behaviours import (
     Call,
@@ -45,7 +42,14 @@ SPEC = "https://github.com/opencontainers/runtime-spec/blob/v1.3.0/"
 #: What the variants call themselves in their own messages.
 NAME = "myrt"
 
-Config = dict[str, Any]
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:  # the same records without importing dataclasses (see ``record``)
+    from pytest_runc.faulty.record import dataclass
+
+Config = dict[str, "Any"]
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,8 @@ def _created_reformatted(value: Any) -> Any:
     match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", value)
     if match is None:
         return value
+    from datetime import datetime, timezone  # state-format alone needs it
+
     when = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
     return when.isoformat()
 

@@ -14,10 +14,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from pytest_runc.faulty.behaviours import Call, acts_on, exit_of, read_config, run
 from pytest_runc.faulty.model import Config, Fault
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 CG2 = "conformance/test_cgroups_v2.py::"
 CGROUP_ROOT = Path("/sys/fs/cgroup")

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from pytest_runc.faulty import behaviours
 from pytest_runc.faulty.model import Config, Fault
-from pytest_runc.oci.linux import CAPABILITIES
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 O = "conformance/test_mount_options.py::"  # noqa: E741
 MOUNT_FLAG = O + "test_mount_option_sets_the_flags_mount8_sets"
@@ -427,6 +429,10 @@ def _last_of_each_type(limits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _unknown_capabilities(process: dict[str, Any]) -> set[str]:
+    # Imported here: pytest_runc.oci.linux imports dataclasses, which a call of
+    # every other fault of this module would pay for.
+    from pytest_runc.oci.linux import CAPABILITIES
+
     return {
         name
         for names in process.get("capabilities", {}).values()

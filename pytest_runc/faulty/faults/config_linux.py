@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pytest_runc.faulty.behaviours import (
     Call,
@@ -33,6 +32,10 @@ from pytest_runc.faulty.behaviours import (
     state_dir,
 )
 from pytest_runc.faulty.model import Config, Fault
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 NS = "conformance/test_linux_namespaces.py::"
 DV = "conformance/test_linux_devices.py::"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from pytest_runc.faulty import behaviours
 from pytest_runc.faulty.model import Config, Fault
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 def _set(path: str, value: Any) -> Callable[[Config], None]:

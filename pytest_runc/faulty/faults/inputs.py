@@ -4,8 +4,6 @@ argument condition (the checks of the input inventory, pytest_runc/rules/inputs.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_runc.faulty.behaviours import (
     bundle_echoed_as_given,
     create_run_options_dropped,
@@ -21,6 +19,10 @@ from pytest_runc.faulty.behaviours import (
     update_options_dropped,
 )
 from pytest_runc.faulty.model import Fault
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 XO = "conformance/test_exec_options.py::"
 RF = "conformance/test_run_foreground.py::"

@@ -4,10 +4,13 @@ for (mounts, devices, capabilities, processes) or drop a detail of it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pytest_runc.faulty import behaviours
 from pytest_runc.faulty.model import Config, Fault
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 I = "conformance/test_isolation.py::"  # noqa: E741
 M = "conformance/test_mounts_exact.py::"

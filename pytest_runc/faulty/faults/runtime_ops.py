@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pytest_runc.faulty.behaviours import (
     Call,
@@ -21,7 +20,10 @@ from pytest_runc.faulty.behaviours import (
     run,
 )
 from pytest_runc.faulty.model import Config, Fault
-from pytest_runc.oci.linux import CAPABILITIES
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 OPS = "conformance/test_operations.py::"
 X = "conformance/test_exec.py::"
@@ -262,8 +264,13 @@ def _default_process(config: Config) -> None:
 # -- warnings --------------------------------------------------------------------
 
 
-#: Capability names any runtime knows (a config with another one is refused by this fault).
-_KNOWN_CAPS = set(CAPABILITIES)
+def _unknown_capabilities(config: Config) -> set[str]:
+    """Capability names of the config no runtime knows (this fault refuses such a config)."""
+    # Imported here: pytest_runc.oci.linux imports dataclasses, which a call of
+    # every other fault of this module would pay for.
+    from pytest_runc.oci.linux import CAPABILITIES
+
+    return _capabilities(config) - set(CAPABILITIES)
 
 
 def _capabilities(config: Config) -> set[str]:
@@ -583,7 +590,7 @@ FAULTS: list[Fault] = [
         "an unknown capability (a warning in runc) aborts create/run",
         {OPS + "test_a_warning_does_not_stop_the_operation": "run with an unknown capability"},
         intercept=_refuse_config(
-            lambda config: bool(_capabilities(config) - _KNOWN_CAPS), "unknown capability"
+            lambda config: bool(_unknown_capabilities(config)), "unknown capability"
         ),
     ),
     Fault(

@@ -8,10 +8,12 @@ pass against it (the spec allows what these runtimes do).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_runc.faulty.behaviours import state_rewritten
 from pytest_runc.faulty.model import Config, Fault
+
+TYPE_CHECKING = False  # as typing's, which a wrapper call need not import
+if TYPE_CHECKING:
+    from typing import Any
 
 T = "conformance/test_state.py::"
 D = "conformance/test_devices.py::"
