@@ -58,8 +58,9 @@ CASES = [
     ("device-added", "pytest_runc.faulty.faults.isolation", {"pytest_runc.faulty.tolerance"}),
     ("errors-reworded", "pytest_runc.faulty.faults.lifecycle", {"pytest_runc.faulty.tolerance"}),
     ("exit-codes", "pytest_runc.faulty.tolerance", {"pytest_runc.faulty.faults"}),
-    ("warnings", "pytest_runc.faulty.tolerance", {"pytest_runc.faulty.faults"}),
+    ("state-format", "pytest_runc.faulty.tolerance", {"pytest_runc.faulty.faults"}),
 ]
+# (``warnings`` starts no Python at all: tests/test_tolerance.py checks its shell line.)
 
 
 def imported_by_a_call(name: str, directory: Path) -> set[str]:

@@ -44,6 +44,11 @@ def write_wrapper(fault: str, real_binary: str, directory: Path) -> Path:
         f' -S -c {shlex.quote(entry)} {shlex.quote(fault)} {shlex.quote(real_binary)} "$@"'
     )
     changed = TOLERANCES[fault].commands if fault in TOLERANCES else FAULTS[fault].commands
+    warning = TOLERANCES[fault].warning if fault in TOLERANCES else None
+    if warning is not None:  # all the variant does: no Python for it
+        python = (
+            f"printf '%s\\n' {shlex.quote(warning)} >&2\nexec {shlex.quote(real_binary)} \"$@\""
+        )
     path.write_text(dispatch_script(changed, real_binary, python))
     path.chmod(0o755)
     return path
