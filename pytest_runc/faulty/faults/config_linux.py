@@ -325,7 +325,9 @@ def _edit_state(variant: str, data: bytes) -> bytes:
     if variant == "no-oci-version":
         state.pop("ociVersion", None)
     elif variant == "wrong-pid":
-        state["pid"] = int(state.get("pid", 0)) + 1
+        # The runtime's own pid: pid + 1 was once another container's init on
+        # a busy host, which the check rightly took for a container process.
+        state["pid"] = os.getpid()
     elif variant == "no-state":
         state.pop("state", None)
     return json.dumps(state).encode()
