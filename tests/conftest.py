@@ -20,8 +20,9 @@ def _private_runc_base(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
 
 
 #: The tests that each run a whole pytest of their own for minutes, longest
-#: first. xdist deals the first items out in turn: started first, they overlap
-#: everything else instead of leaving one worker alone with them at the end.
+#: first. Started first (scripts/test hands each xdist worker one test at a
+#: time), they overlap everything else instead of leaving one worker alone
+#: with them at the end.
 LONG_RUNS = (
     "tests/test_tolerance.py::test_spec_checks_pass_against_a_tolerant_runtime",
     "tests/test_privilege.py::test_conformance_suite_through_real_sudo_matches_root",
