@@ -44,6 +44,8 @@ class Outcome:
     #: The check asked for the runtime's ``features`` (a fixture the session
     #: answers once, so the check need not call the command itself).
     reads_features: bool = False
+    #: A check of runc's CLI conventions (``runc_cli``), not of the spec.
+    runc_cli: bool = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -67,6 +69,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties += [("runtime_label", label), ("base_nodeid", node)]
             if FEATURES_FIXTURES & set(getattr(item, "fixturenames", ())):
                 item.user_properties.append(("reads_features", "1"))
+            if item.get_closest_marker("runc_cli"):
+                item.user_properties.append(("runc_cli", "1"))
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -89,20 +93,25 @@ def read_junit(path: Path) -> tuple[dict[tuple[str, str], Outcome], dict[str, st
             if name.startswith(GATE_PREFIX) and shown is not None:
                 gates[name.removeprefix(GATE_PREFIX)] = shown.get("message", "")
             continue
-        reads = "reads_features" in properties
+        kind = {
+            "reads_features": "reads_features" in properties,
+            "runc_cli": "runc_cli" in properties,
+        }
         if "oci_failed_beyond_level" in properties:
             # Recorded as a pass unless the run gates on it.
             found[label, node] = Outcome(
-                "beyond-level", properties["oci_failed_beyond_level"], "", reads
+                "beyond-level", properties["oci_failed_beyond_level"], "", **kind
             )
         elif failure is not None:
             found[label, node] = Outcome(
-                "failed", failure.get("message", ""), failure.text or "", reads
+                "failed", failure.get("message", ""), failure.text or "", **kind
             )
         elif error is not None:
-            found[label, node] = Outcome("error", error.get("message", ""), error.text or "", reads)
+            found[label, node] = Outcome(
+                "error", error.get("message", ""), error.text or "", **kind
+            )
         elif skipped is not None:
-            found[label, node] = Outcome("skipped", skipped.get("message", ""), "", reads)
+            found[label, node] = Outcome("skipped", skipped.get("message", ""), "", **kind)
         else:
-            found[label, node] = Outcome("passed", reads_features=reads)
+            found[label, node] = Outcome("passed", **kind)
     return found, gates

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import pwd
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 
 from pytest_runc.oci import skips
+from pytest_runc.sessions.session import RuncSession
 from pytest_runc.sessions.workdir import base_dir
 from pytest_runc.suite import SUITE_DIR
 from tests.helpers import write_script
+from tests.labelled_runs import PLAN_VARIABLE, read_junit
+from tests.root_reference import RootRun, shared_root_run
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -251,32 +253,31 @@ def _user_python(user: pwd.struct_passwd) -> str:
     return str(python)
 
 
-def _outcomes(junit: Path) -> dict[str, str]:
-    """``{node id: passed|failed|error|skipped}`` from a JUnit XML report."""
-    outcomes = {}
-    for case in ElementTree.parse(junit).iter("testcase"):
-        node = f"{case.get('classname')}::{case.get('name')}"
-        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
-        outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}
-        outcomes[node] = outcome[kinds[0]] if kinds else "passed"
-    return outcomes
-
-
 def _counts(outcomes: dict[str, str]) -> str:
-    kinds = ("passed", "failed", "error", "skipped")
+    kinds = ("passed", "failed", "error", "skipped", "beyond-level")
     return ", ".join(f"{sum(o == k for o in outcomes.values())} {k}" for k in kinds)
 
 
+@pytest.fixture
+def root_run(runc_session: RuncSession, tmp_path_factory: pytest.TempPathFactory) -> RootRun:
+    """The whole suite as root, made once a test run (tests/root_reference.py)."""
+    binary = runc_session.probe().binary
+    assert binary is not None, runc_session.environment_problem
+    basetemp = tmp_path_factory.getbasetemp()
+    return shared_root_run(
+        binary, basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    )
+
+
 @pytest.mark.runc
-def test_conformance_suite_through_real_sudo_matches_root(runtime):
+def test_conformance_suite_through_real_sudo_matches_root(runtime, request):
     """The whole conformance suite as a real user with passwordless sudo
     (every runtime command through `sudo -n`) has exactly the outcomes it has
-    as root, and leaves nothing behind."""
+    as root (the run tests/test_tolerance.py shares), and leaves nothing behind."""
     user = _sudo_user()
     python = _user_python(user)
     # A copy the user can read, on the same tmpfs the runs would pick.
     work = Path(tempfile.mkdtemp(prefix="pytest-runc-sudo-", dir=base_dir().parent))
-    root_work = tempfile.mkdtemp(prefix="pytest-runc-root-", dir=base_dir().parent)
     try:
         for name in SUITE_FILES:
             source = REPO / name
@@ -286,51 +287,44 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime):
                 )
             else:
                 shutil.copy2(source, work / name)
-        # Root's base must not be below the sudo user's directory (a root run
-        # refuses a base another user could swap): a directory of its own.
-        runs = {"root": Path(root_work), "sudo": work / "runs-sudo"}
-        runs["sudo"].mkdir()
+        # The plugin that labels each check's JUnit entry with its node id.
+        (work / "tests").mkdir()
+        for name in ("__init__.py", "labelled_runs.py"):
+            shutil.copy2(REPO / "tests" / name, work / "tests" / name)
+        plan = work / "plan.json"
+        plan.write_text(json.dumps({"sudo": None}))
+        runs = work / "runs-sudo"
+        runs.mkdir()
         subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(work)], check=True)
         env = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "PYTHONPATH": str(work),
             "PYTHONDONTWRITEBYTECODE": "1",
-            # Exactly our plugin, from the copy, in both runs.
+            # Exactly our plugin (and the labels), from the copy.
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
             "LANG": "C.UTF-8",
+            "HOME": user.pw_dir,
+            "PYTEST_RUNC_TMPDIR": str(runs),
+            PLAN_VARIABLE: str(plan),
         }
-        args = ["-m", "pytest", "-p", "pytest_runc.plugin", "-p", "no:cacheprovider"]
-        args += ["-rfEs", "--runc", "--runc-binary", runtime.binary, "pytest_runc/conformance"]
-        # Both runs at once: each is one process that mostly waits on containers.
-        root_output = Path(root_work) / "root.out"
-        with open(root_output, "w") as sink:
-            root = subprocess.Popen(
-                [sys.executable, *args, f"--junitxml={work / 'root.xml'}"],
-                cwd=work,
-                env={**env, "HOME": str(runs["root"]), "PYTEST_RUNC_TMPDIR": str(runs["root"])},
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        try:
-            sudo = _as_user(
-                user,
-                python,
-                *args,
-                f"--junitxml={work / 'sudo.xml'}",
-                env={**env, "HOME": user.pw_dir, "PYTEST_RUNC_TMPDIR": str(runs["sudo"])},
-                timeout=1800,
-                cwd=work,
-            )
-            root.wait(timeout=1800)
-        finally:
-            if root.poll() is None:
-                root.kill()
-                root.wait()
-        assert (work / "root.xml").exists(), root_output.read_text()[-4000:]
-        assert (work / "sudo.xml").exists(), sudo.stdout[-4000:] + sudo.stderr[-2000:]
+        junit = work / "sudo.xml"
+        sudo = _as_user(
+            user,
+            python,
+            "-m", "pytest", "-p", "pytest_runc.plugin", "-p", "tests.labelled_runs",
+            "-p", "no:cacheprovider", "-rfEs", "--runc", f"--runc-binary=sudo={runtime.binary}",
+            f"--junitxml={junit}", "pytest_runc/conformance",
+            env=env,
+            timeout=1800,
+            cwd=work,
+        )  # fmt: skip
+        assert junit.exists(), sudo.stdout[-4000:] + sudo.stderr[-2000:]
         assert "through sudo -n" in sudo.stdout, sudo.stdout[:2000]
-        as_root, as_sudo = _outcomes(work / "root.xml"), _outcomes(work / "sudo.xml")
+        as_sudo = {node: o.outcome for (_, node), o in read_junit(junit)[0].items()}
+        # Asked for only now: the other worker has made it meanwhile, or this one makes it.
+        root: RootRun = request.getfixturevalue("root_run")
+        assert root.gate is None, f"{runtime.binary} cannot run `true` as root: {root.gate}"
+        as_root = {node: o.outcome for node, o in root.outcomes.items()}
         differ = {
             node: (as_root.get(node), as_sudo.get(node))
             for node in sorted(set(as_root) | set(as_sudo))
@@ -344,12 +338,11 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime):
         assert sum(o == "passed" for o in as_sudo.values()) > 0, summary
         # Through sudo, runc's state and the containers' writes are root's:
         # the run must still remove all of it.
-        left = [str(p) for path in runs.values() for p in path.rglob("s-*")]
-        assert left == [], f"the runs left {left}"
+        left = [str(p) for p in runs.rglob("s-*")]
+        assert left == [], f"the run left {left}"
         print(summary)
     finally:
-        for path in (work, root_work):
-            subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(work)], check=False)
 
 
 def test_explicit_rootless_is_rootless_even_with_passwordless_sudo(monkeypatch, tmp_path):

@@ -11,14 +11,15 @@ fails there checks runc, not the spec.
 Without root: every variant quotes the spec sentence that grants its
 freedom and links its section, and its wrapper can be written.
 
-As root (``--runc``), two runs of the spec part of the conformance suite
-(``-m "not runc_cli"``, ``-n 2``, JUnit XML read back by runtime label and
-node id: tests/labelled_runs.py):
+As root (``--runc``), two runs of the conformance suite (``-n 2``, JUnit
+XML read back by runtime label and node id: tests/labelled_runs.py):
 
-1. against the real runtime through a recorder (``write_recorder``: it notes
-   the command of every call and the check that made it, then ``exec``s the
-   runtime unchanged);
-2. against every variant together, each a runtime of its own
+1. the whole suite against the real runtime through a recorder
+   (``write_recorder``: it notes the command of every call and the check that
+   made it, then ``exec``s the runtime unchanged), shared with the sudo run of
+   tests/test_privilege.py (tests/root_reference.py); its spec checks are the
+   reference;
+2. its spec part (``-m "not runc_cli"``) against every variant together, each a runtime of its own
    (``--runc-binary NAME=WRAPPER``), on the checks that passed in the first
    run and called a command the variant changes. A check that called none
    ran exactly as it did against the real runtime: the first difference
@@ -53,9 +54,15 @@ import pytest
 from pytest_runc.faulty import FAULTS, TOLERANCES, write_recorder, write_wrapper
 from pytest_runc.faulty.tolerance import SPEC, state_format
 from pytest_runc.sessions.session import RuncSession
-from pytest_runc.suite import SUITE_DIR, logical_nodeid
 from tests.helpers import write_script
-from tests.labelled_runs import PLAN_VARIABLE, Outcome, read_junit
+from tests.labelled_runs import Outcome
+from tests.root_reference import (
+    REFERENCE,
+    RootRun,
+    commands_by_check,
+    inner_run,
+    shared_root_run,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,8 +71,6 @@ DOCUMENTS = ("runtime.md", "runtime-linux.md", "config.md", "config-linux.md", "
              "features-linux.md", "bundle.md")  # fmt: skip
 #: How the spec grants a choice: one of these must occur in the quoted sentence.
 PERMISSIVE = re.compile(r"\bMAY\b|\bOPTIONAL\b|does not mandate|not specifying|out of scope")
-#: Longest the run of every variant may take (the machine is shared: generous).
-RUN_TIMEOUT = 3600
 
 
 @pytest.mark.parametrize("name", sorted(TOLERANCES))
@@ -179,9 +184,6 @@ def test_a_variant_runs_the_passing_checks_that_call_what_it_changes():
 
 # -- as root: the suite against each variant -----------------------------------
 
-#: The real runtime's label in the run with every variant.
-REFERENCE = "reference"
-
 
 @dataclass
 class TolerantRun:
@@ -194,46 +196,6 @@ class TolerantRun:
     selection: dict[str, str]
     output: str
     took: float
-
-
-def inner_run(
-    runtimes: dict[str, Path], plan: dict[str, list[str] | None], directory: Path
-) -> tuple[dict[str, dict[str, Outcome]], dict[str, str], str]:
-    """The spec checks of the suite against ``runtimes`` (label -> executable) in one
-    run (one collection, ``-n 2``), each label limited to its ``plan``."""
-    junit = directory / "junit.xml"
-    planned = directory / "plan.json"
-    planned.write_text(json.dumps(plan))
-    selection = os.environ.get("PYTEST_RUNC_TOLERANCE_K")
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--runc",
-         *(f"--runc-binary={label}={path}" for label, path in runtimes.items()),
-         "-m", "not runc_cli", *(["-k", selection] if selection else []),
-         "-p", "tests.labelled_runs", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-         "-p", "no:randomly", "-n", "2", "-q", "-rfE", f"--junitxml={junit}", str(SUITE_DIR)],
-        cwd=REPO, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT,
-        env={**os.environ, PLAN_VARIABLE: str(planned)},
-    )  # fmt: skip
-    output = done.stdout[-3000:] + done.stderr[-2000:]
-    assert junit.exists(), f"no JUnit XML from the run in {directory}:\n{output}"
-    found, gates = read_junit(junit)
-    outcomes: dict[str, dict[str, Outcome]] = {label: {} for label in runtimes}
-    for (label, node), outcome in found.items():
-        outcomes.setdefault(label, {})[node] = outcome
-    by_path = {str(path): label for label, path in runtimes.items()}
-    return outcomes, {by_path.get(path, path): message for path, message in gates.items()}, output
-
-
-def commands_by_check(log: Path) -> dict[str, set[str]]:
-    """Node id -> the runtime commands the check called (setup, call and teardown),
-    from a recorder's log (tests that call nothing are absent)."""
-    calls: dict[str, set[str]] = {}
-    for line in log.read_text(encoding="utf-8").splitlines() if log.exists() else ():
-        current, _, command = line.partition("\t")
-        if current:  # PYTEST_CURRENT_TEST: "<node id> (call)"
-            node = logical_nodeid(current.rsplit(" (", 1)[0], REPO)
-            calls.setdefault(node, set()).add(command)
-    return calls
 
 
 def plan_variant(
@@ -263,34 +225,34 @@ def plan_variant(
     )
 
 
-def run_every_variant(binary: str, directory: Path) -> TolerantRun:
-    """The spec checks against ``binary`` (through a recorder that notes which
-    commands each check calls), then against every variant's wrapper of it,
-    each variant on the checks that pass and call a command it changes."""
+def run_every_variant(binary: str, root: RootRun, directory: Path) -> TolerantRun:
+    """Every variant's wrapper of ``binary``, each on the spec checks that pass
+    as root (``root``: through a recorder that noted which commands each check
+    calls) and call a command it changes."""
     started = time.monotonic()
-    log = directory / "calls.log"
-    first = directory / "reference"
-    first.mkdir(parents=True, exist_ok=True)
-    recorder = write_recorder(binary, log, first / "bin" / "runc")
-    outcomes, gates, output = inner_run({REFERENCE: recorder}, {REFERENCE: None}, first)
-    if REFERENCE in gates:
-        return TolerantRun(outcomes, gates, {}, {}, output, time.monotonic() - started)
-    # None when the recorder saw no check (e.g. sudo dropped the variable).
-    calls = commands_by_check(log) or None
+    reference = {node: o for node, o in root.outcomes.items() if not o.runc_cli}
+    outcomes = {REFERENCE: reference}
+    gates = {REFERENCE: root.gate} if root.gate is not None else {}
+    if root.gate is not None:
+        return TolerantRun(outcomes, gates, {}, {}, root.output, root.took)
+    calls = root.commands()
     plan: dict[str, list[str] | None] = {}
-    selection = {REFERENCE: f"all {len(outcomes[REFERENCE])}"}
+    selection = {REFERENCE: f"all {len(reference)}"}
     for name in sorted(TOLERANCES):
-        plan[name], selection[name] = plan_variant(name, outcomes[REFERENCE], calls)
+        plan[name], selection[name] = plan_variant(name, reference, calls)
     planned = {name: len(nodes or ()) for name, nodes in plan.items()}
-    second = directory / "variants"
-    second.mkdir(exist_ok=True)
-    runtimes = {name: write_wrapper(name, binary, second / "bin") for name in plan}
-    found, more_gates, more_output = inner_run(runtimes, plan, second)
+    runtimes = {name: write_wrapper(name, binary, directory / "bin") for name in plan}
+    found, more_gates, output, _ = inner_run(
+        runtimes,
+        plan,
+        directory,
+        markers="not runc_cli",
+        keyword=os.environ.get("PYTEST_RUNC_TOLERANCE_K"),
+    )
     outcomes.update(found)
     gates.update(more_gates)
-    return TolerantRun(
-        outcomes, gates, planned, selection, f"{output}\n{more_output}", time.monotonic() - started
-    )
+    took = root.took + time.monotonic() - started
+    return TolerantRun(outcomes, gates, planned, selection, f"{root.output}\n{output}", took)
 
 
 @pytest.fixture(scope="session")
@@ -303,6 +265,7 @@ def tolerant_run(
     assert binary is not None, runc_session.environment_problem
     basetemp = tmp_path_factory.getbasetemp()
     shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    root = shared_root_run(binary, shared)
     directory = shared / "tolerance"
     directory.mkdir(exist_ok=True)
     result = directory / "result.json"
@@ -310,7 +273,7 @@ def tolerant_run(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not result.exists():
             try:
-                run = run_every_variant(binary, directory)
+                run = run_every_variant(binary, root, directory)
             except Exception as exc:  # the other worker must not run it again
                 result.write_text(json.dumps({"error": f"{exc}"}))
                 raise
