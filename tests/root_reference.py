@@ -12,7 +12,6 @@ worker to need it makes it; the other waits for its result file.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -21,8 +20,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pytest
+
 from pytest_runc.faulty import write_recorder
 from pytest_runc.suite import SUITE_DIR, logical_nodeid
+from tests.built_artifacts import once
 from tests.labelled_runs import PLAN_VARIABLE, Outcome, read_junit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,22 +116,9 @@ def run_as_root(binary: str, directory: Path) -> RootRun:
     )
 
 
-def shared_root_run(binary: str, shared: Path) -> RootRun:
-    """:func:`run_as_root` once for every xdist worker of this run (``shared``
-    is their common directory): the first makes it, the other reads it."""
-    directory = shared / "root-run"
-    directory.mkdir(exist_ok=True)
-    result = directory / "result.json"
-    with open(directory / "lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not result.exists():
-            try:
-                run = run_as_root(binary, directory)
-            except Exception as exc:  # the other worker must not run it again
-                result.write_text(json.dumps({"error": f"{exc}"}))
-                raise
-            result.write_text(json.dumps(asdict(run)))
-    data = json.loads(result.read_text())
-    assert "error" not in data, f"the suite's run as root failed: {data['error']}"
+def shared_root_run(binary: str, tmp_path_factory: pytest.TempPathFactory) -> RootRun:
+    """:func:`run_as_root` once for every xdist worker of this test run: the first
+    to ask makes it, the other waits for it (tests/built_artifacts.py)."""
+    data = once(tmp_path_factory, "root-run", lambda home: asdict(run_as_root(binary, home)))
     data["outcomes"] = {node: Outcome(**value) for node, value in data["outcomes"].items()}
     return RootRun(**data)

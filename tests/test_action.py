@@ -389,6 +389,20 @@ def _run_and_collect(
     assert collected.returncode == 0, collected.stdout + collected.stderr
 
 
+def _collected_run(
+    installed: InstalledAction, home: Path, runtime: str, selection: str, workers: str
+) -> ActionRun:
+    """A new run of the action's steps in ``home``, its outputs collected; what it
+    made is cleaned up if it raises (else by whoever releases the run)."""
+    run = _new_run(installed, home)
+    try:
+        _run_and_collect(run, runtime, selection, workers=workers)
+    except BaseException:
+        _cleaned_up(run, runtime)
+        raise
+    return run
+
+
 @pytest.fixture(scope="session")
 def passing_run(
     installed_action: InstalledAction, tmp_path_factory: pytest.TempPathFactory
@@ -397,13 +411,7 @@ def passing_run(
     runtime = installed_action.runtime
 
     def run_it(home: Path) -> Result:
-        run = _new_run(installed_action, home)
-        try:
-            _run_and_collect(run, runtime, f"-k '{FEW_CHECKS}'", workers="0")
-        except BaseException:
-            _cleaned_up(run, runtime)
-            raise
-        return run.to_json()
+        return _collected_run(installed_action, home, runtime, f"-k '{FEW_CHECKS}'", "0").to_json()
 
     def release(made: Result) -> None:
         _cleaned_up(ActionRun.from_json(made), runtime)
@@ -436,12 +444,7 @@ def failing_run(
             cwd="/",
         )
         faulty = made.stdout.strip()
-        run = _new_run(installed_action, home)
-        try:
-            _run_and_collect(run, faulty, f"-k {FAULT_CHECK}", workers="2")
-        except BaseException:
-            _cleaned_up(run, faulty)
-            raise
+        run = _collected_run(installed_action, home, faulty, f"-k {FAULT_CHECK}", "2")
         return {"run": run.to_json(), "faulty": faulty}
 
     def release(made: Result) -> None:

@@ -263,10 +263,7 @@ def root_run(runc_session: RuncSession, tmp_path_factory: pytest.TempPathFactory
     """The whole suite as root, made once a test run (tests/root_reference.py)."""
     binary = runc_session.probe().binary
     assert binary is not None, runc_session.environment_problem
-    basetemp = tmp_path_factory.getbasetemp()
-    return shared_root_run(
-        binary, basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
-    )
+    return shared_root_run(binary, tmp_path_factory)
 
 
 @pytest.mark.runc

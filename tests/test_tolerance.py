@@ -39,8 +39,6 @@ starts Python only for the commands it changes. ``PYTEST_RUNC_TOLERANCE_K``
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
 import subprocess
@@ -54,6 +52,7 @@ import pytest
 from pytest_runc.faulty import FAULTS, TOLERANCES, write_recorder, write_wrapper
 from pytest_runc.faulty.tolerance import SPEC, state_format
 from pytest_runc.sessions.session import RuncSession
+from tests.built_artifacts import once
 from tests.helpers import write_script
 from tests.labelled_runs import Outcome
 from tests.root_reference import (
@@ -263,23 +262,10 @@ def tolerant_run(
     to need it runs it; the other waits for its result file)."""
     binary = runc_session.probe().binary
     assert binary is not None, runc_session.environment_problem
-    basetemp = tmp_path_factory.getbasetemp()
-    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
-    root = shared_root_run(binary, shared)
-    directory = shared / "tolerance"
-    directory.mkdir(exist_ok=True)
-    result = directory / "result.json"
-    with open(directory / "lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not result.exists():
-            try:
-                run = run_every_variant(binary, root, directory)
-            except Exception as exc:  # the other worker must not run it again
-                result.write_text(json.dumps({"error": f"{exc}"}))
-                raise
-            result.write_text(json.dumps(asdict(run)))
-    data = json.loads(result.read_text())
-    assert "error" not in data, f"the run against every variant failed: {data['error']}"
+    root = shared_root_run(binary, tmp_path_factory)
+    data = once(
+        tmp_path_factory, "tolerance", lambda home: asdict(run_every_variant(binary, root, home))
+    )
     outcomes = {
         label: {node: Outcome(**value) for node, value in nodes.items()}
         for label, nodes in data["outcomes"].items()
