@@ -5,8 +5,9 @@ installations and its runs: each takes seconds to tens of seconds, and with
 pytest-xdist every worker that needs a module's fixture would make its own.
 Here the first worker to need one makes it and the others wait for it: a
 file lock and a JSON result in the run's common directory (under xdist the
-parent of each worker's base temporary directory), as
-``tests/test_tolerance.py``'s ``tolerant_run`` does.
+parent of each worker's base temporary directory). The root run and the
+tolerance run (tests/root_reference.py, tests/test_tolerance.py) are shared
+the same way, through :func:`once`.
 
 What is made here is shared by tests in both workers: the tests only read it
 or run commands that leave it as it was; a test that would change something

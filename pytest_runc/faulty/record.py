@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 
     _Class = TypeVar("_Class", bound=type)
 
-_MISSING = object()
-
-
 class FrozenInstanceError(AttributeError):
     """A field of a frozen record assigned or deleted (``dataclasses`` has its own)."""
 
