@@ -1,12 +1,20 @@
 """Control groups that only cgroup v2 has: a delegated cgroup, unified keys,
-and a memory limit checked against usage before an update.
+cgroup v1 settings that v2 cannot express, and a memory limit checked
+against usage before an update.
 
 Rules: runtime spec config-linux.md "Cgroup ownership" (a v2 cgroup handed
-to the container's user), "Unified" (keys written as given, their
-controllers enabled) and "Memory" (``checkBeforeUpdate``). Every check here
-needs a pure cgroup v2 host (``runc_cgroup("v2")``: elsewhere they skip with
-``host:``). The checks read the container's cgroup on the host, at its
-configured absolute ``cgroupsPath``.
+to the container's user, by the list in /sys/kernel/cgroup/delegate or its
+fallback), "Unified" (keys written as given, their controllers enabled, v1
+settings without a v2 equivalent refused) and "Memory"
+(``checkBeforeUpdate``). Every check here needs a pure cgroup v2 host
+(``runc_cgroup("v2")``: elsewhere they skip with ``host:``). The checks read
+the container's cgroup on the host, at its configured absolute
+``cgroupsPath``.
+
+What the kernel's /sys/kernel/cgroup/delegate says cannot be changed on the
+host; the delegate checks run the runtime's ``create`` in a mount namespace of
+its own (``delegate_view``) where that directory is a small tmpfs holding the
+list the check wants, or none. Nothing outside that namespace sees it.
 """
 
 from __future__ import annotations
@@ -14,8 +22,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+import shlex
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +43,10 @@ CONTAINER_USER = 100000
 #: What cgroups(7) says a delegated cgroup's user may write, where the
 #: kernel has no /sys/kernel/cgroup/delegate to say it.
 FALLBACK_DELEGATE = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
+#: The kernel's directory that holds the delegate list.
+KERNEL_CGROUP = Path("/sys/kernel/cgroup")
+#: A name for the delegate list that no cgroup has a file of.
+ABSENT_FILE = "prt.absent"
 
 
 def require_controller(name: str) -> None:
@@ -51,11 +67,10 @@ def delegate_files() -> tuple[str, ...]:
 # -- ownership ---------------------------------------------------------
 
 
-@pytest.fixture
-def handed_cgroup(request, bundle, container) -> Path:
-    """A created container whose config asks for its cgroup to be handed over
-    (user namespace, new cgroup namespace, read-write cgroup mount at
-    /sys/fs/cgroup, process uid 0 = host 100000): its cgroup directory."""
+def ask_for_handing_over(request, bundle) -> None:
+    """The config that asks for the container's cgroup to be handed over: a user
+    namespace (process uid 0 = host 100000), a new cgroup namespace and
+    /sys/fs/cgroup mounted read-write."""
     request.getfixturevalue("mapped_rootfs")
     bundle.add_namespace("user")
     bundle.linux["uidMappings"] = [dict(m) for m in MAPPINGS]
@@ -65,14 +80,87 @@ def handed_cgroup(request, bundle, container) -> Path:
         if mount["destination"] == "/sys/fs/cgroup":
             options = [o for o in mount.get("options", []) if o not in ("ro", "rw")]
             mount["options"] = [*options, "rw"]
-    made = container()
+
+
+def create_handed(bundle, made, *, check: bool = True) -> tuple[Path, Any]:
+    """Create ``made`` (its process waits) in a cgroup of its own: (that cgroup, create's result)."""
     path = f"/{made.id}-handed"
     bundle.linux["cgroupsPath"] = path
     bundle.command("sleep", "60")
-    made.create()
-    where = CGROUP_ROOT / path.lstrip("/")
+    done = made.create(check=check)
+    return CGROUP_ROOT / path.lstrip("/"), done
+
+
+@pytest.fixture
+def handed_cgroup(request, bundle, container) -> Path:
+    """A created container whose config asks for its cgroup to be handed over
+    (``ask_for_handing_over``): its cgroup directory."""
+    ask_for_handing_over(request, bundle)
+    where, _ = create_handed(bundle, container())
     assert where.is_dir(), f"no cgroup at {where} for the created container"
     return where
+
+
+#: Run as ``sh VIEW NAMES RUNTIME ARG...`` in a mount namespace of its own:
+#: /sys/kernel/cgroup becomes a tmpfs with the kernel's ``features`` copied and
+#: a ``delegate`` listing NAMES (``-``: no delegate file), then RUNTIME runs.
+#: A failure of its own exits 125 with a line that says so.
+DELEGATE_VIEW = r"""
+fail() { echo "pytest-runc delegate view: $*" >&2; exit 125; }
+dir=/sys/kernel/cgroup
+features=$(cat "$dir/features" 2>/dev/null) || features=
+mount -t tmpfs -o size=64k,mode=0755 prt-delegate-view "$dir" || fail "cannot mount a tmpfs on $dir"
+if [ -n "$features" ]; then
+  printf '%s\n' "$features" > "$dir/features" || fail "cannot write $dir/features"
+fi
+if [ "$1" != - ]; then
+  for name in $1; do printf '%s\n' "$name"; done > "$dir/delegate" || fail "cannot write $dir/delegate"
+fi
+shift
+exec "$@"
+"""
+
+
+def sys_bound_from_the_host(bundle) -> None:
+    """/sys in the container is the runtime's /sys, bound (rbind), not a new sysfs.
+
+    In a user namespace the kernel mounts a new sysfs only where every sysfs
+    mount of the runtime's namespace is fully visible, and a delegate view
+    covers /sys/kernel/cgroup: runc's sysfs mount would fail with EPERM for a
+    reason of ours. A bind (what ``runc spec --rootless`` writes) needs no such
+    thing, and whether the cgroup is handed over does not depend on /sys."""
+    for mount in bundle.config["mounts"]:
+        if mount["destination"] == "/sys":
+            mount.update(type="bind", source="/sys",
+                         options=["rbind", "nosuid", "noexec", "nodev", "ro"])  # fmt: skip
+
+
+def delegate_view(runtime, where: Path, names: Sequence[str] | None):
+    """``runtime`` run in its own mount namespace where /sys/kernel/cgroup/delegate
+    lists ``names`` (None: there is no such file); skips where that cannot be made."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        skips.skip_environment("no unshare(1) (util-linux) to give the runtime its own view")
+    if not KERNEL_CGROUP.is_dir():
+        skips.skip_host(f"no {KERNEL_CGROUP}: this kernel has no cgroup delegate list")
+    inner = where / "delegate-view.sh"
+    inner.write_text(DELEGATE_VIEW)
+    listed = "-" if names is None else " ".join(names)
+    view = where / "delegate-view"
+    view.write_text(
+        "#!/bin/sh\n"
+        f"exec {shlex.quote(unshare)} --mount --propagation private -- /bin/sh"
+        f' {shlex.quote(str(inner))} {shlex.quote(listed)} {shlex.quote(runtime.binary)} "$@"\n'
+    )
+    view.chmod(0o755)
+    viewed = replace(runtime, binary=str(view))
+    # A view that cannot be made (no mount namespace for us here) is the
+    # environment's lack, not the runtime's failure: find out before create.
+    trial = viewed.invoke("--version", global_root=False, check=False)
+    if trial.returncode != 0:
+        said = (trial.stderr.strip().splitlines() or ["no message"])[-1]
+        skips.skip_environment(f"cannot run the runtime with a delegate list of ours: {said}")
+    return viewed
 
 
 def owner(path: Path) -> int:
@@ -121,6 +209,58 @@ def test_only_delegated_files_are_handed_over(handed_cgroup):
     assert not others, (
         f"files of {handed_cgroup} that /sys/kernel/cgroup/delegate does not name were"
         f" handed to uid {CONTAINER_USER}: {', '.join(others)}"
+    )
+
+
+@pytest.mark.oci_rule("config-linux.cgroup-ownership.missing-delegate-files-ok")
+def test_delegate_list_naming_absent_files_does_not_fail_the_container(
+    request, bundle, container, runtime
+):
+    """config-linux.md "Cgroup ownership": not every file /sys/kernel/cgroup/delegate
+    lists exists in every cgroup, and the runtime MUST NOT fail then: with the
+    list also naming a file no cgroup has, the container is created."""
+    ask_for_handing_over(request, bundle)
+    sys_bound_from_the_host(bundle)
+    made = container()
+    listed = (*delegate_files(), ABSENT_FILE)
+    made.runtime = delegate_view(runtime, bundle.path, listed)
+    try:
+        _, done = create_handed(bundle, made, check=False)
+    finally:
+        made.runtime = runtime
+    assert done.returncode == 0, (
+        f"create failed (exit {done.returncode}) when /sys/kernel/cgroup/delegate names"
+        f" {ABSENT_FILE}, a file the container cgroup lacks: {done.stderr.strip()[-400:]}"
+    )
+
+
+@pytest.mark.oci_rule("config-linux.cgroup-ownership.delegate-fallback")
+def test_without_a_delegate_list_the_fallback_files_are_handed_over(
+    request, bundle, container, runtime
+):
+    """config-linux.md "Cgroup ownership": a runtime that hands the cgroup over
+    MUST fall back to cgroup.procs, cgroup.subtree_control and cgroup.threads
+    when /sys/kernel/cgroup/delegate does not exist: those three belong to the
+    container user's host uid."""
+    ask_for_handing_over(request, bundle)
+    sys_bound_from_the_host(bundle)
+    where, _ = create_handed(bundle, container())
+    if owner(where) != CONTAINER_USER:
+        skips.skip_runtime(
+            "it does not hand the container cgroup over (a SHOULD of its own:"
+            " config-linux.cgroup-ownership.rw-mount-chown), so it has no fallback to use"
+        )
+    made = container()
+    made.runtime = delegate_view(runtime, bundle.path, None)
+    try:
+        where, _ = create_handed(bundle, made)
+    finally:
+        made.runtime = runtime
+    kept = {name: owner(where / name) for name in FALLBACK_DELEGATE if (where / name).exists()}
+    kept = {name: uid for name, uid in kept.items() if uid != CONTAINER_USER}
+    assert not kept, (
+        f"without /sys/kernel/cgroup/delegate, the fallback files of {where} were not handed"
+        f" to uid {CONTAINER_USER} (file: owner): {kept}"
     )
 
 
@@ -178,6 +318,51 @@ def test_unified_key_gets_its_controller_enabled(bundle, container, parent_cgrou
     assert "pids" in enabled and seen == "42", (
         f"unified pids.max '42' under {parent_cgroup}: the container cgroup has"
         f" controllers {enabled} and pids.max {seen}"
+    )
+
+
+#: cgroup v1 settings that cgroup v2 cannot express, the controller v2 has
+#: for them, and why no conversion exists.
+V1_ONLY: dict[str, tuple[str, dict[str, Any], str]] = {
+    "cpu-realtime-runtime": ("cpu", {"cpu": {"realtimeRuntime": 10000}},
+                             "v2 has no realtime group scheduling"),
+    "cpu-realtime-period": ("cpu", {"cpu": {"realtimePeriod": 500000}},
+                            "v2 has no realtime group scheduling"),
+    "memory-swappiness": ("memory", {"memory": {"swappiness": 37}},
+                          "v2 has no per-cgroup swappiness"),
+    "memory-oom-killer-off": ("memory", {"memory": {"disableOOMKiller": True}},
+                              "v2 cannot turn the OOM killer off for a cgroup"),
+    "memory-no-hierarchy": ("memory", {"memory": {"useHierarchy": False}},
+                            "v2 accounts memory hierarchically, always"),
+    "blkio-leaf-weight": ("io", {"blockIO": {"leafWeight": 300}},
+                          "v2 has no leaf weight"),
+}  # fmt: skip
+
+
+@pytest.mark.oci_rule("config-linux.unified.conversion-error")
+@pytest.mark.oci_inputs(
+    "config:linux.resources.cpu.realtimeRuntime",
+    "config:linux.resources.cpu.realtimePeriod",
+    "config:linux.resources.memory.swappiness",
+    "config:linux.resources.memory.disableOOMKiller",
+    "config:linux.resources.memory.useHierarchy",
+    "config:linux.resources.blockIO.leafWeight",
+)
+@pytest.mark.parametrize("name", list(V1_ONLY))
+def test_v1_setting_without_a_v2_equivalent_is_refused(bundle, container, name):
+    """config-linux.md "Unified": a runtime MAY convert cgroup v1 settings to v2,
+    and MUST generate an error when the conversion is not possible. Each case
+    is a v1 setting with no v2 counterpart, for a controller this host enables:
+    the container is not created."""
+    controller, resources, why = V1_ONLY[name]
+    require_controller(controller)
+    made = container()
+    bundle.resources(**resources)
+    bundle.command("true")
+    done = made.create(check=False)
+    assert done.returncode != 0, (
+        f"{name}: the runtime created a container whose config sets {resources}, which has"
+        f" no cgroup v2 equivalent on this cgroup v2 host ({why}), with no error"
     )
 
 

@@ -1,5 +1,6 @@
 """Faulty runtimes for what only cgroup v2 has (conformance/test_cgroups_v2.py):
-handing the cgroup to the container's user, unified keys, checkBeforeUpdate.
+handing the cgroup to the container's user, unified keys, cgroup v1 settings
+without a v2 equivalent, checkBeforeUpdate.
 
 What happens to the cgroup after ``create`` (its owners) is an intercept
 that lets the real runtime create the container, then changes the cgroup as
@@ -67,6 +68,84 @@ def _after_create(call: Call, change: Any) -> int | None:
     if status == 0 and where is not None:
         change(where, read[1])
     return status
+
+
+#: The kernel's list of the files a delegated cgroup's user may write.
+DELEGATE_LIST = Path("/sys/kernel/cgroup/delegate")
+
+
+def _asks_for_handing_over(config: Config) -> bool:
+    """A user namespace, a new cgroup namespace and /sys/fs/cgroup mounted read-write."""
+    namespaces = config.get("linux", {}).get("namespaces") or []
+    new = {ns.get("type") for ns in namespaces if isinstance(ns, dict) and not ns.get("path")}
+    mounts = config.get("mounts") or []
+    writable = any(
+        isinstance(m, dict) and m.get("destination") == "/sys/fs/cgroup"
+        and "ro" not in (m.get("options") or [])
+        for m in mounts
+    )  # fmt: skip
+    return {"user", "cgroup"} <= new and writable
+
+
+def _hand_over_listed(call: Call, strict: bool) -> int | None:
+    """create with the real runtime, then hand the cgroup to the container user as
+    a runtime that chowns would: the directory and the files the kernel's delegate
+    list names. ``strict``: a listed file the cgroup lacks is an error (the
+    container is deleted again); else no list means no file beyond the directory."""
+    read = read_config(call)
+    if call.command != "create" or read is None or not _asks_for_handing_over(read[1]):
+        return None
+    status = exit_of(run(call.real).returncode)
+    where, uid = _cgroup_of(read[1]), _host_uid(read[1])
+    if status != 0 or where is None or uid is None:
+        return status
+    try:
+        names = DELEGATE_LIST.read_text().split()
+    except OSError:
+        names = []  # the fault: no fallback list
+    os.chown(where, uid, -1)
+    for name in names:
+        target = where / name
+        if not target.exists() and strict:
+            run([call.real_binary, *call.global_opts, "delete", "--force", call.container_id])
+            sys.stderr.write(f"cannot chown {target}: No such file or directory\n")
+            return 1
+        if target.exists():
+            os.chown(target, uid, -1)
+    return status
+
+
+@acts_on("create")
+def delegate_files_required(call: Call) -> int | None:
+    """After create, hand the cgroup over; a delegate-listed file it lacks fails create."""
+    return _hand_over_listed(call, strict=True)
+
+
+@acts_on("create")
+def no_delegate_fallback(call: Call) -> int | None:
+    """After create, hand the cgroup over; without a delegate list, only its directory."""
+    return _hand_over_listed(call, strict=False)
+
+
+#: cgroup v1 settings that have no cgroup v2 equivalent, by resource section.
+V1_ONLY = {
+    "cpu": ("realtimeRuntime", "realtimePeriod"),
+    "memory": ("swappiness", "disableOOMKiller", "useHierarchy"),
+    "blockIO": ("leafWeight",),
+}
+
+
+#: The check's cases (its parameter ids), one per setting above.
+V1_ONLY_CASES = ("cpu-realtime-runtime", "cpu-realtime-period", "memory-swappiness",
+                 "memory-oom-killer-off", "memory-no-hierarchy", "blkio-leaf-weight")  # fmt: skip
+
+
+def _drop_v1_only(config: Config) -> None:
+    for section, names in V1_ONLY.items():
+        found = _resources(config).get(section)
+        if isinstance(found, dict):
+            for name in names:
+                found.pop(name, None)
 
 
 def _give_back_to_root(where: Path, config: Config) -> None:
@@ -156,6 +235,37 @@ FAULTS = [
         "hands every file of the container cgroup to the container's user (chown -R)",
         {CG2 + "test_only_delegated_files_are_handed_over": "does not name were handed"},
         intercept=whole_cgroup_handed_over,
+    ),
+    Fault(
+        "cg2-delegate-files-required",
+        "hands the cgroup over, and fails create when a file the delegate list names is absent",
+        {
+            CG2 + "test_delegate_list_naming_absent_files_does_not_fail_the_container": (
+                "a file the container cgroup lacks"
+            )
+        },
+        intercept=delegate_files_required,
+    ),
+    Fault(
+        "cg2-no-delegate-fallback",
+        "hands the cgroup over, but without /sys/kernel/cgroup/delegate only its directory",
+        {
+            CG2 + "test_without_a_delegate_list_the_fallback_files_are_handed_over": (
+                "the fallback files of"
+            )
+        },
+        intercept=no_delegate_fallback,
+    ),
+    Fault(
+        "cg2-v1-settings-ignored",
+        "ignores the cgroup v1 settings that cgroup v2 cannot express (no error)",
+        {
+            f"{CG2}test_v1_setting_without_a_v2_equivalent_is_refused[{case}]": (
+                "no cgroup v2 equivalent"
+            )
+            for case in V1_ONLY_CASES
+        },
+        mutate=_drop_v1_only,
     ),
     Fault(
         "cg2-unified-unknown-keys-dropped",
