@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     _Class = TypeVar("_Class", bound=type)
 
+
 class FrozenInstanceError(AttributeError):
     """A field of a frozen record assigned or deleted (``dataclasses`` has its own)."""
 
