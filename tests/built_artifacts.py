@@ -9,7 +9,7 @@ parent of each worker's base temporary directory). The root run and the
 tolerance run (tests/root_reference.py, tests/test_tolerance.py) are shared
 the same way, through :func:`once`.
 
-What is made here is shared by tests in both workers: the tests only read it
+What is made here is shared by the tests of every worker: the tests only read it
 or run commands that leave it as it was; a test that would change something
 works on a copy of its own.
 """

@@ -22,7 +22,7 @@ does not claim (``runtime:`` skips, failures beyond its spec level) are
 proven in a second run against a newer runtime, as before.
 
 Under xdist the workers share one :class:`ProofBoard`: a worker that needs a
-fault's result proves that fault's batch, or, when the other worker is
+fault's result proves that fault's batch, or, when another worker is
 already on it, proves another batch nobody has claimed, and waits only when
 none is left.
 """
@@ -50,14 +50,14 @@ from tests.labelled_runs import PLAN_VARIABLE, Outcome, read_junit
 
 REPO = Path(__file__).resolve().parent.parent
 #: Faults per inner run: enough to share a process's start among several,
-#: few enough that the last batch does not keep the other worker waiting long.
+#: few enough that the last batch does not keep the other workers waiting long.
 BATCH_FAULTS = 20
 #: Every runtime command of a proof run gets this long (as the single runs did).
 COMMAND_TIMEOUT = 5
 #: An inner run's deadline: this much, and this much more per fault of its batch.
 RUN_SECONDS = 120
 RUN_SECONDS_PER_FAULT = 60
-#: How long a worker waits for a batch the other worker is proving.
+#: How long a worker waits for a batch another worker is proving.
 WAIT_SECONDS = 1800
 
 
@@ -290,7 +290,7 @@ class ProofBoard:
         self.claims.mkdir(exist_ok=True)
 
     def proof_of(self, fault: str) -> FaultProof:
-        """``fault``'s proof: read, proven here, or awaited from the other worker."""
+        """``fault``'s proof: read, proven here, or awaited from another worker."""
         own = next(i for i, batch in enumerate(self.batches) if fault in batch)
         deadline = time.monotonic() + WAIT_SECONDS
         while True:

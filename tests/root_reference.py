@@ -7,7 +7,7 @@ must have the outcome it has here). One run serves both: ``-n 2``, through a
 recorder (``faulty.write_recorder``: it notes the command of every call and
 the check that made it, then ``exec``s the runtime unchanged), read back
 from its JUnit XML by node id (tests/labelled_runs.py). The first xdist
-worker to need it makes it; the other waits for its result file.
+worker to need it makes it; the others wait for its result file.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def run_as_root(binary: str, directory: Path) -> RootRun:
 
 def shared_root_run(binary: str, tmp_path_factory: pytest.TempPathFactory) -> RootRun:
     """:func:`run_as_root` once for every xdist worker of this test run: the first
-    to ask makes it, the other waits for it (tests/built_artifacts.py)."""
+    to ask makes it, the others wait for it (tests/built_artifacts.py)."""
     data = once(tmp_path_factory, "root-run", lambda home: asdict(run_as_root(binary, home)))
     data["outcomes"] = {node: Outcome(**value) for node, value in data["outcomes"].items()}
     return RootRun(**data)

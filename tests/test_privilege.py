@@ -318,7 +318,7 @@ def test_conformance_suite_through_real_sudo_matches_root(runtime, request):
         assert junit.exists(), sudo.stdout[-4000:] + sudo.stderr[-2000:]
         assert "through sudo -n" in sudo.stdout, sudo.stdout[:2000]
         as_sudo = {node: o.outcome for (_, node), o in read_junit(junit)[0].items()}
-        # Asked for only now: the other worker has made it meanwhile, or this one makes it.
+        # Asked for only now: another worker has made it meanwhile, or this one makes it.
         root: RootRun = request.getfixturevalue("root_run")
         assert root.gate is None, f"{runtime.binary} cannot run `true` as root: {root.gate}"
         as_root = {node: o.outcome for node, o in root.outcomes.items()}

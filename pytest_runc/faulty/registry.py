@@ -1,5 +1,5 @@
-"""Every fault by name (``FAULTS``), found on first use, and ``fault_named``, which
-a wrapper call uses to import the one module that defines its fault."""
+"""Every fault by name (``FAULTS``), found on first use, and ``fault_from_env``, with
+which a wrapper call imports the one module that defines its fault."""
 
 from __future__ import annotations
 

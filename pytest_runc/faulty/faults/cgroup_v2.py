@@ -59,14 +59,16 @@ def _cgroup_of(config: Config) -> Path | None:
 
 
 def _after_create(call: Call, change: Any) -> int | None:
-    """create with the real runtime, then ``change(cgroup dir, config)``."""
+    """create with the real runtime, then ``change(cgroup dir, config)``; a status
+    ``change`` returns is create's instead."""
     read = read_config(call)
     if call.command != "create" or read is None:
         return None
     status = exit_of(run(call.real).returncode)
     where = _cgroup_of(read[1])
     if status == 0 and where is not None:
-        change(where, read[1])
+        failed = change(where, read[1])
+        return status if failed is None else int(failed)
     return status
 
 
@@ -92,27 +94,27 @@ def _hand_over_listed(call: Call, strict: bool) -> int | None:
     a runtime that chowns would: the directory and the files the kernel's delegate
     list names. ``strict``: a listed file the cgroup lacks is an error (the
     container is deleted again); else no list means no file beyond the directory."""
-    read = read_config(call)
-    if call.command != "create" or read is None or not _asks_for_handing_over(read[1]):
+
+    def hand_over(where: Path, config: Config) -> int | None:
+        uid = _host_uid(config)
+        if uid is None or not _asks_for_handing_over(config):
+            return None
+        try:
+            names = DELEGATE_LIST.read_text().split()
+        except OSError:
+            names = []  # the fault: no fallback list
+        os.chown(where, uid, -1)
+        for name in names:
+            target = where / name
+            if target.exists():
+                os.chown(target, uid, -1)
+            elif strict:
+                run([call.real_binary, *call.global_opts, "delete", "--force", call.container_id])
+                sys.stderr.write(f"cannot chown {target}: No such file or directory\n")
+                return 1
         return None
-    status = exit_of(run(call.real).returncode)
-    where, uid = _cgroup_of(read[1]), _host_uid(read[1])
-    if status != 0 or where is None or uid is None:
-        return status
-    try:
-        names = DELEGATE_LIST.read_text().split()
-    except OSError:
-        names = []  # the fault: no fallback list
-    os.chown(where, uid, -1)
-    for name in names:
-        target = where / name
-        if not target.exists() and strict:
-            run([call.real_binary, *call.global_opts, "delete", "--force", call.container_id])
-            sys.stderr.write(f"cannot chown {target}: No such file or directory\n")
-            return 1
-        if target.exists():
-            os.chown(target, uid, -1)
-    return status
+
+    return _after_create(call, hand_over)
 
 
 @acts_on("create")
